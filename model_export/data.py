@@ -1,0 +1,140 @@
+"""GLUE task data: readers for the TSV files, the task registry, and length-bucketed batches.
+
+The dev sets used by `eval` and the demo ship in the repository (`data/glue`); training sets
+are read from a data folder given by the user (default `../shared/data/glue`).
+"""
+from __future__ import annotations
+
+import csv
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from .tokenization import PAD_ID, Encoded, Tokenizer
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SHIPPED_GLUE = REPO_ROOT / "data" / "glue"
+DEFAULT_TRAIN_GLUE = REPO_ROOT.parent / "shared" / "data" / "glue"
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str
+    folder: str
+    num_labels: int
+    pair: bool
+    metrics: tuple[str, ...]
+
+
+TASKS = {
+    "sst2": Task("sst2", "SST-2", 2, pair=False, metrics=("accuracy",)),
+    "mrpc": Task("mrpc", "MRPC", 2, pair=True, metrics=("accuracy", "f1")),
+}
+
+
+@dataclass(frozen=True)
+class Example:
+    text_a: str
+    text_b: str | None
+    label: int
+
+
+def get_task(name: str) -> Task:
+    try:
+        return TASKS[name.lower()]
+    except KeyError:
+        raise ValueError(f"unknown task {name!r}; known tasks: {', '.join(sorted(TASKS))}") from None
+
+
+def _rows(path: Path, encoding: str) -> list[list[str]]:
+    if not path.is_file():
+        raise FileNotFoundError(f"data file not found: {path}")
+    with open(path, encoding=encoding, newline="") as f:
+        # GLUE text contains quote characters that are part of the sentence: no quoting.
+        rows = list(csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
+    return rows[1:]
+
+
+def read_examples(task: Task, split: str, glue_dir: Path | None = None) -> list[Example]:
+    """Read `split` ('train' or 'dev') of a task. Dev defaults to the shipped copy."""
+    if glue_dir is None:
+        glue_dir = SHIPPED_GLUE if split == "dev" else DEFAULT_TRAIN_GLUE
+    path = Path(glue_dir) / task.folder / f"{split}.tsv"
+    if task.name == "sst2":
+        rows = _rows(path, "utf-8")
+        _check_columns(rows, 2, path)
+        return [Example(r[0].strip(), None, int(r[1])) for r in rows]
+    if task.name == "mrpc":
+        rows = _rows(path, "utf-8-sig")   # GLUE's MRPC files start with a byte-order mark
+        _check_columns(rows, 5, path)
+        return [Example(r[3].strip(), r[4].strip(), int(r[0])) for r in rows]
+    raise ValueError(f"no reader for task {task.name}")
+
+
+def _check_columns(rows: list[list[str]], n: int, path: Path) -> None:
+    for i, r in enumerate(rows):
+        if len(r) != n:
+            raise ValueError(f"{path}: row {i + 2} has {len(r)} columns, expected {n}")
+
+
+def encode_examples(examples: list[Example], tokenizer: Tokenizer) -> list[Encoded]:
+    return [tokenizer.encode(e.text_a, e.text_b, warn=False) for e in examples]
+
+
+@dataclass
+class Batch:
+    ids: torch.Tensor          # (B, S) int64, PAD_ID beyond each length
+    token_types: torch.Tensor  # (B, S)
+    lengths: torch.Tensor      # (B,)
+    index: torch.Tensor        # (B,) position of each row in the source list
+
+    @property
+    def pad_mask(self) -> torch.Tensor:
+        """(B, S) True on real tokens."""
+        s = self.ids.shape[1]
+        return torch.arange(s)[None, :] < self.lengths[:, None]
+
+
+def collate(encoded: list[Encoded], index: list[int]) -> Batch:
+    s = max(len(encoded[i]) for i in index)
+    ids = torch.full((len(index), s), PAD_ID, dtype=torch.long)
+    types = torch.zeros((len(index), s), dtype=torch.long)
+    for row, i in enumerate(index):
+        e = encoded[i]
+        ids[row, :len(e)] = torch.tensor(e.ids)
+        types[row, :len(e)] = torch.tensor(e.token_types)
+    lengths = torch.tensor([len(encoded[i]) for i in index])
+    return Batch(ids, types, lengths, torch.tensor(index))
+
+
+def bucketed_batches(encoded: list[Encoded], batch_size: int, shuffle: bool,
+                     rng: random.Random | None = None, bucket_factor: int = 50) -> list[list[int]]:
+    """Index lists of similar-length sentences so that padding per batch stays small.
+
+    Chunks of `batch_size * bucket_factor` random indices are sorted by length and cut into
+    batches; the batches are then shuffled. Without shuffling, batches follow length order.
+    """
+    order = list(range(len(encoded)))
+    if not shuffle:
+        order.sort(key=lambda i: len(encoded[i]))
+        return [order[k:k + batch_size] for k in range(0, len(order), batch_size)]
+    rng = rng or random.Random(0)
+    rng.shuffle(order)
+    chunk = batch_size * bucket_factor
+    batches = []
+    for c in range(0, len(order), chunk):
+        part = sorted(order[c:c + chunk], key=lambda i: len(encoded[i]))
+        batches += [part[k:k + batch_size] for k in range(0, len(part), batch_size)]
+    rng.shuffle(batches)
+    return batches
+
+
+def split_train(examples: list[Example], n_val: int, seed: int) -> tuple[list[Example], list[Example]]:
+    """A fixed held-out validation split carved out of the training set (GLUE dev is the test)."""
+    order = list(range(len(examples)))
+    random.Random(seed).shuffle(order)
+    val = sorted(order[:n_val])
+    train = sorted(order[n_val:])
+    return [examples[i] for i in train], [examples[i] for i in val]

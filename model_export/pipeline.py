@@ -1,0 +1,223 @@
+"""The training pipeline as a list of named steps (teacher -> embedding -> distill_data ->
+stage1 -> stage2 -> calibrate -> package). Each step writes `reports/<step>.json` in the run
+folder; a step whose report exists is skipped, so an interrupted run resumes where it stopped.
+"""
+from __future__ import annotations
+
+import json
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import evaluate as ev
+from . import predictor, teacher
+from .augment import Augmenter
+from .config import load_model_config
+from .data import REPO_ROOT, Example, encode_examples, get_task, read_examples, split_train
+from .embedding import build_table, load_table, low_rank_basis, save_table
+from .model import PRUNABLE, EdgeBert
+from .package import load_checkpoint, save_checkpoint, save_task
+from .pruning import sparsity_report
+from .span import removable_heads
+from .tokenization import Tokenizer
+from .train import stage1, stage2
+
+STEPS = ("teacher", "embedding", "distill_data", "stage1", "stage2", "calibrate", "package")
+
+
+class Run:
+    def __init__(self, cfg: dict, out: Path, glue_dir: Path | None):
+        self.cfg, self.out, self.glue_dir = cfg, Path(out), glue_dir
+        self.task = get_task(cfg["task"])
+        self.model_cfg = load_model_config(cfg["model"], num_labels=self.task.num_labels)
+        self.tok = Tokenizer(self.model_cfg.max_len)
+        self.seed = cfg["seed"]
+        self._data = None
+
+    # ---- data ---------------------------------------------------------------------------
+    @property
+    def data(self) -> dict:
+        if self._data is None:
+            train, val = split_train(read_examples(self.task, "train", self.glue_dir),
+                                     self.cfg["validation_size"], self.seed)
+            dev = read_examples(self.task, "dev")
+            self._data = {"train": train, "val": val, "dev": dev}
+        return self._data
+
+    def encoded(self, split: str):
+        return encode_examples(self.data[split], self.tok)
+
+    def labels(self, split: str) -> np.ndarray:
+        return np.array([e.label for e in self.data[split]])
+
+    def path(self, name: str) -> Path:
+        return self.out / name
+
+    def embedding_path(self) -> Path:
+        return REPO_ROOT / self.cfg["embedding"]["path"]
+
+    def new_model(self) -> EdgeBert:
+        torch.manual_seed(self.seed)
+        model = EdgeBert(self.model_cfg, load_table(self.embedding_path()),
+                         dropout=self.cfg["stages"]["stage1"].get("dropout", 0.1))
+        init = torch.load(self.path("embedding_init.pt"))
+        with torch.no_grad():
+            model.position_embeddings.weight.copy_(init["position"][: self.model_cfg.max_len])
+            model.type_embeddings.weight.copy_(init["type"])
+        return model
+
+    # ---- steps --------------------------------------------------------------------------
+    def step_teacher(self) -> dict:
+        hp = self.cfg["teacher"]
+        dev_enc, dev_y = self.encoded("dev"), self.labels("dev")
+
+        def dev_eval(model):
+            z = teacher.logits(model, dev_enc, desc="teacher dev")
+            out = {"dev_accuracy": float((z.argmax(1) == dev_y).mean())}
+            if "f1" in self.task.metrics:
+                out["dev_f1"] = ev.f1_score(z.argmax(1), dev_y)
+            return out
+
+        return teacher.finetune(self.encoded("train"), list(self.labels("train")),
+                                self.task.num_labels, self.path("teacher"), epochs=hp["epochs"],
+                                lr=hp["lr"], batch_size=hp["batch_size"], seed=self.seed,
+                                eval_fn=dev_eval)
+
+    def step_embedding(self) -> dict:
+        """The shared table (built once, reused by every task) and this run's start values for
+        the position and token-type tables, projected with the same low-rank basis."""
+        from safetensors.torch import load_file
+        e = self.cfg["embedding"]
+        words = teacher.teacher_word_embeddings()
+        mean, basis = low_rank_basis(words, self.model_cfg.embed_dim)
+        path = self.embedding_path()
+        if path.is_file():
+            table, sha = load_table(path), None
+            built = False
+        else:
+            table = build_table(words, self.model_cfg.embed_dim, e["sparsity"])
+            sha = save_table(table, path)
+            built = True
+        tw = load_file(str(teacher.teacher_dir() / "model.safetensors"))
+        pos = next(v for k, v in tw.items() if k.endswith("position_embeddings.weight")).float()
+        typ = next(v for k, v in tw.items() if k.endswith("token_type_embeddings.weight")).float()
+        torch.save({"position": (pos - pos.mean(0)) @ basis, "type": (typ - typ.mean(0)) @ basis},
+                   self.path("embedding_init.pt"))
+        return {"path": str(path.relative_to(REPO_ROOT)), "built_here": built, "sha256": sha,
+                "shape": list(table.shape), "sparsity": float((table == 0).float().mean())}
+
+    def step_distill_data(self) -> dict:
+        """Teacher logits for the training split, the validation split and augmented samples."""
+        model = teacher.load_finetuned(self.path("teacher"))
+        n_aug = self.cfg["augment"]["samples"]
+        aug = Augmenter(self.data["train"], self.seed, **self.cfg["augment"].get("options", {}))
+        samples = aug.generate(n_aug)
+        with open(self.path("augmented.jsonl"), "w") as f:
+            for s in samples:
+                f.write(json.dumps({"a": s.text_a, "b": s.text_b}) + "\n")
+        out = {}
+        for name, enc in (("train", self.encoded("train")), ("val", self.encoded("val")),
+                          ("augmented", encode_examples(samples, self.tok))):
+            out[name] = teacher.logits(model, enc, desc=f"teacher logits {name}")
+        np.savez(self.path("teacher_logits.npz"), **out)
+        agree = float((out["val"].argmax(1) == self.labels("val")).mean())
+        return {"augmented_samples": n_aug, "teacher_val_accuracy": agree}
+
+    def _distill_set(self):
+        z = np.load(self.path("teacher_logits.npz"))
+        aug = [json.loads(l) for l in open(self.path("augmented.jsonl"))]
+        aug_ex = [Example(a["a"], a["b"], -1) for a in aug]
+        enc = self.encoded("train") + encode_examples(aug_ex, self.tok)
+        labels = np.concatenate([self.labels("train"), -np.ones(len(aug_ex), dtype=np.int64)])
+        return enc, np.concatenate([z["train"], z["augmented"]]), labels
+
+    def _validator(self, model, score: str):
+        val_enc, val_y = self.encoded("val"), self.labels("val")
+
+        def validate():
+            logits = ev.all_layer_logits(model, val_enc)
+            acc = ev.per_layer_accuracy(logits, val_y)
+            s = acc[-1] if score == "final" else float(np.mean(acc[:-1]))
+            return {"val_score": s, "val_accuracy_final": acc[-1],
+                    "val_accuracy_layer1": acc[0], "spans": model.spans()}
+        return validate
+
+    def step_stage1(self) -> dict:
+        model = self.new_model()
+        init = self.cfg["stages"]["stage1"].get("init_from")
+        if init:   # start from another task's trained encoder (intermediate-task transfer)
+            from safetensors.torch import load_file
+            model.load_state_dict(load_file(str(REPO_ROOT / init)), strict=True)
+        enc, z, y = self._distill_set()
+        hp = {"seed": self.seed, **self.cfg["stages"]["stage1"]}
+        result = stage1(model, enc, z, y, hp, self._validator(model, "final"))
+        save_checkpoint(model, self.path("stage1.safetensors"))
+        return result
+
+    def _load(self, name: str) -> EdgeBert:
+        return load_checkpoint(self.path(name), self.model_cfg, load_table(self.embedding_path()))
+
+    def step_stage2(self) -> dict:
+        model = self._load("stage1.safetensors")
+        enc, z, y = self._distill_set()
+        hp = {"seed": self.seed, **self.cfg["stages"]["stage2"]}
+        result = stage2(model, enc, z, y, hp, self._validator(model, "ramps"))
+        save_checkpoint(model, self.path("stage2.safetensors"))
+        return result
+
+    def step_calibrate(self) -> dict:
+        """Threshold on the validation split; predictor table from training-set entropies."""
+        model = self._load("stage2.safetensors")
+        x = self.cfg["exit"]
+        val_logits = ev.all_layer_logits(model, self.encoded("val"))
+        threshold = ev.choose_threshold(val_logits, self.labels("val"), x["max_accuracy_drop"])
+        rng = random.Random(self.seed)
+        train = self.data["train"]
+        sample = rng.sample(range(len(train)), min(x["predictor_train_sentences"], len(train)))
+        train_logits = ev.all_layer_logits(model, encode_examples([train[i] for i in sample], self.tok))
+        table = predictor.fit_table(ev.layer_entropies(train_logits), seed=self.seed)
+        np.save(self.path("predictor_table.npy"), table)
+        return {"threshold": threshold,
+                "val": ev.early_exit_metrics(val_logits, self.labels("val"), threshold),
+                "val_accuracy_all_layers": ev.per_layer_accuracy(val_logits, self.labels("val"))[-1]}
+
+    def step_package(self) -> dict:
+        model = self._load("stage2.safetensors")
+        cal = json.loads(self.path("reports/calibrate.json").read_text())
+        tensors = {n: t for n, t in model.task_state().items() if n in PRUNABLE}
+        teacher_report = json.loads(self.path("reports/teacher.json").read_text())
+        extra = {"sparsity": sparsity_report(tensors),
+                 "embedding_sparsity": float((model.word_embeddings == 0).float().mean()),
+                 "removable_heads": removable_heads(model.layer.spans),
+                 "teacher": {k: v for k, v in teacher_report.items() if k.startswith("dev_")},
+                 "training": {"config": self.cfg}}
+        model_dir = REPO_ROOT / self.cfg["package_dir"]
+        task_dir = save_task(model, self.task.name, model_dir, cal["threshold"],
+                             np.load(self.path("predictor_table.npy")), extra)
+        return {"task_dir": str(task_dir.relative_to(REPO_ROOT)), "threshold": cal["threshold"]}
+
+
+def run_pipeline(cfg: dict, out: Path, glue_dir: Path | None = None, steps=STEPS,
+                 force: bool = False) -> dict:
+    torch.set_num_threads(cfg.get("threads", torch.get_num_threads()))
+    run = Run(cfg, out, glue_dir)
+    (run.out / "reports").mkdir(parents=True, exist_ok=True)
+    (run.out / "config.json").write_text(json.dumps(cfg, indent=2))
+    summary = {}
+    for name in steps:
+        if name not in STEPS:
+            raise ValueError(f"unknown step {name!r}; steps are {', '.join(STEPS)}")
+        report = run.path(f"reports/{name}.json")
+        if report.is_file() and not force:
+            summary[name] = json.loads(report.read_text())
+            continue
+        t0 = time.time()
+        result = getattr(run, f"step_{name}")()
+        result["step_wall_s"] = round(time.time() - t0, 1)
+        report.write_text(json.dumps(result, indent=2))
+        summary[name] = result
+    (run.out / "summary.json").write_text(json.dumps(summary, indent=2))
+    return summary

@@ -1,0 +1,72 @@
+"""EdgeBERT's exit-layer predictor: a look-up table from layer-1 entropy to the predicted
+entropies of later layers.
+
+Built as EdgeBERT builds it (harvard-acc/EdgeBERT, sw/Entropy_LUT): an MLP 1 -> 4x64 -> (L-2)
+regresses the entropies of layers 2..L-1 on the layer-1 entropy over the training set; it is
+then tabulated at H1 = 0.00, 0.01, ..., 0.99 (100 rows). Online, the row nearest to H1 is read
+and the predicted exit is the first layer whose predicted entropy is below the threshold
+(layer 1 itself when H1 < T; the last layer when none is).
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+ROWS = 100
+STEP = 0.01
+
+
+def fit_table(entropies: np.ndarray, seed: int = 0, epochs: int = 300, lr: float = 1e-3) -> np.ndarray:
+    """(100, L-2) table of predicted entropies for layers 2..L-1 from (N, L) training entropies."""
+    entropies = np.asarray(entropies, dtype=np.float32)
+    if entropies.ndim != 2 or entropies.shape[1] < 3:
+        raise ValueError(f"need an (N, L>=3) entropy matrix, got shape {entropies.shape}")
+    torch.manual_seed(seed)
+    n_out = entropies.shape[1] - 2
+    mlp = nn.Sequential(nn.Linear(1, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(),
+                        nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(),
+                        nn.Linear(64, n_out))
+    x = torch.from_numpy(entropies[:, :1])
+    y = torch.from_numpy(entropies[:, 1:-1])
+    opt = torch.optim.Adam(mlp.parameters(), lr=lr)
+    g = torch.Generator().manual_seed(seed)
+    for _ in range(epochs):
+        for idx in torch.randperm(len(x), generator=g).split(256):
+            opt.zero_grad()
+            nn.functional.mse_loss(mlp(x[idx]), y[idx]).backward()
+            opt.step()
+    grid = torch.arange(ROWS, dtype=torch.float32)[:, None] * STEP
+    with torch.no_grad():
+        return mlp(grid).numpy().astype(np.float32)
+
+
+def table_row(h1: float) -> int:
+    """Nearest row of the 0.00..0.99 grid."""
+    return int(min(ROWS - 1, max(0, round(float(h1) / STEP))))
+
+
+def predict_exit(table: np.ndarray, h1: float, threshold: float) -> int:
+    """1-based predicted exit layer for one sentence (table has L-2 columns: layers 2..L-1)."""
+    if h1 < threshold:
+        return 1
+    below = np.flatnonzero(np.asarray(table)[table_row(h1)] < threshold)
+    return int(below[0]) + 2 if below.size else table.shape[1] + 2
+
+
+def predict_exits(table: np.ndarray, h1: np.ndarray, threshold: float) -> np.ndarray:
+    return np.array([predict_exit(table, h, threshold) for h in np.asarray(h1)], dtype=np.int64)
+
+
+def prediction_quality(predicted: np.ndarray, actual: np.ndarray) -> dict:
+    """Shares of sentences whose predicted exit is exact, too early, or too late."""
+    predicted, actual = np.asarray(predicted), np.asarray(actual)
+    return {"exact": float((predicted == actual).mean()), "early": float((predicted < actual).mean()),
+            "late": float((predicted > actual).mean()),
+            "mean_abs_error_layers": float(np.abs(predicted - actual).mean())}
+
+
+def exits_with_prediction(actual: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+    """Exit layer when the predictor is in force: the run still stops at the first layer whose
+    entropy is below the threshold, and is forced to stop at the predicted layer."""
+    return np.minimum(np.asarray(actual), np.asarray(predicted))

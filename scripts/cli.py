@@ -1,0 +1,134 @@
+"""`edgebert`: the project's one command line (click)."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+import numpy as np
+
+THRESHOLD_GRID = [round(t, 2) for t in np.arange(0.0, 0.70, 0.025)]
+
+
+def _emit(obj: dict, as_json: bool) -> None:
+    """Human-readable lines, and with --json the summary as the last line."""
+    if as_json:
+        click.echo(json.dumps(obj))
+    else:
+        for k, v in obj.items():
+            click.echo(f"{k:>28}: {v}")
+
+
+@click.group()
+def main():
+    """EdgeBERT on FPGA: train, compress, evaluate and (later) run the accelerator."""
+
+
+@main.command()
+@click.option("--config", "config_path", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="Training config (JSON), e.g. configs/train/sst2_tiny.json.")
+@click.option("--data", "glue_dir", type=click.Path(file_okay=False), default=None,
+              help="GLUE folder holding <TASK>/train.tsv (default ../shared/data/glue).")
+@click.option("--out", type=click.Path(file_okay=False), default=None,
+              help="Run folder (default runs/<config name>).")
+@click.option("--steps", default=None, help="Comma-separated subset of the pipeline steps.")
+@click.option("--force", is_flag=True, help="Re-run steps whose reports already exist.")
+@click.option("--json", "as_json", is_flag=True, help="Print the run summary as one JSON line.")
+def train(config_path, glue_dir, out, steps, force, as_json):
+    """Run the training pipeline (resumable: finished steps are skipped)."""
+    from model_export.config import load_train_config
+    from model_export.pipeline import STEPS, run_pipeline
+    cfg = load_train_config(config_path)
+    out = Path(out or Path("runs") / Path(config_path).stem)
+    chosen = tuple(s.strip() for s in steps.split(",")) if steps else STEPS
+    summary = run_pipeline(cfg, out, Path(glue_dir) if glue_dir else None, chosen, force)
+    brief = {"run": str(out), "steps": list(summary)}
+    if "calibrate" in summary:
+        brief["threshold"] = summary["calibrate"]["threshold"]
+    _emit(brief, as_json)
+
+
+def _load(task: str, model_dir: str | None):
+    from model_export.package import DEFAULT_MODEL_DIR, load_task
+    try:
+        return load_task(Path(model_dir) if model_dir else DEFAULT_MODEL_DIR, task)
+    except (FileNotFoundError, ValueError) as e:
+        raise click.ClickException(str(e)) from e
+
+
+def _labelled(task_name: str, split: str, glue_dir: str | None, limit: int | None, cfg):
+    from model_export.data import encode_examples, get_task, read_examples
+    from model_export.tokenization import Tokenizer
+    try:
+        task = get_task(task_name)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--task") from e
+    examples = read_examples(task, split, Path(glue_dir) if glue_dir else None)[:limit]
+    tokenizer = Tokenizer(cfg.max_len)
+    return task, encode_examples(examples, tokenizer), np.array([e.label for e in examples])
+
+
+@main.command("eval")
+@click.option("--task", required=True, help="GLUE task: sst2 or mrpc.")
+@click.option("--backend", type=click.Choice(["torch"]), default="torch", show_default=True)
+@click.option("--model-dir", default=None, help="Model package folder (default models/tiny).")
+@click.option("--split", type=click.Choice(["dev", "train"]), default="dev", show_default=True)
+@click.option("--data", "glue_dir", default=None, help="GLUE folder (default: shipped dev sets).")
+@click.option("--threshold", type=float, default=None, help="Entropy threshold (default: shipped).")
+@click.option("--limit", type=int, default=None, help="Only the first N examples.")
+@click.option("--json", "as_json", is_flag=True)
+def eval_cmd(task, backend, model_dir, split, glue_dir, threshold, limit, as_json):
+    """Accuracy with entropy early exit, with and without the exit predictor."""
+    from model_export import evaluate as ev
+    from model_export import predictor
+    from model_export.early_exit import exit_layers
+    from model_export.package import predictor_table
+    model, manifest = _load(task, model_dir)
+    t = threshold if threshold is not None else manifest["threshold"]
+    task_, enc, y = _labelled(task, split, glue_dir, limit, model.cfg)
+    logits = ev.all_layer_logits(model, enc)
+    pair = "f1" in task_.metrics
+    ee = ev.early_exit_metrics(logits, y, t, with_f1=pair)
+    ent = ev.layer_entropies(logits)
+    actual = exit_layers(ent, t)
+    predicted = predictor.predict_exits(predictor_table(manifest), ent[:, 0], t)
+    with_pred = predictor.exits_with_prediction(actual, predicted)
+    pred_out = logits[np.arange(len(y)), with_pred - 1].argmax(-1)
+    out = {"task": task_.name, "split": split, "backend": backend, "n": int(len(y)),
+           "accuracy": ee["accuracy"], "accuracy_all_layers": float((logits[:, -1].argmax(-1) == y).mean()),
+           "threshold": t, "avg_exit_layer": ee["avg_exit_layer"],
+           "expected_saving": ee["expected_saving"], "exit_histogram": ee["exit_histogram"],
+           "accuracy_with_predictor": float((pred_out == y).mean()),
+           "avg_exit_layer_with_predictor": float(with_pred.mean()),
+           "predictor": predictor.prediction_quality(predicted, actual),
+           "per_layer_accuracy": [round(a, 4) for a in ev.per_layer_accuracy(logits, y)]}
+    if pair:
+        out["f1"] = ee["f1"]
+        out["f1_all_layers"] = ev.f1_score(logits[:, -1].argmax(-1), y)
+    out["teacher"] = manifest.get("teacher", {})
+    _emit(out, as_json)
+
+
+@main.command()
+@click.option("--task", required=True)
+@click.option("--model-dir", default=None)
+@click.option("--out", "out_dir", default=None, help="Folder for sweep.json and sweep.png.")
+@click.option("--json", "as_json", is_flag=True)
+def sweep(task, model_dir, out_dir, as_json):
+    """Early-exit sweep over thresholds (DeeBERT convention): JSON and a plot."""
+    from model_export import evaluate as ev
+    from model_export.plots import plot_sweep
+    model, manifest = _load(task, model_dir)
+    task_, enc, y = _labelled(task, "dev", None, None, model.cfg)
+    result = ev.sweep(ev.all_layer_logits(model, enc), y, THRESHOLD_GRID)
+    result.update(task=task_.name, split="dev", n=int(len(y)), shipped_threshold=manifest["threshold"])
+    out = Path(out_dir or Path("reports") / f"sweep-{task_.name}")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "sweep.json").write_text(json.dumps(result, indent=1))
+    plot_sweep(result, out / "sweep.png")
+    _emit({"task": task_.name, "out": str(out), "points": len(result["thresholds"])}, as_json)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,57 @@
+import random
+
+import pytest
+
+from model_export.data import bucketed_batches, collate, get_task, read_examples, split_train
+from model_export.tokenization import Tokenizer
+
+
+def test_shipped_sst2_dev():
+    ex = read_examples(get_task("sst2"), "dev")
+    assert len(ex) == 872
+    assert sum(e.label for e in ex) == 444  # GLUE dev balance: 444 positive, 428 negative
+    assert ex[0].text_a == "it 's a charming and often affecting journey ."
+
+
+def test_shipped_mrpc_dev_handles_bom():
+    ex = read_examples(get_task("mrpc"), "dev")
+    assert len(ex) == 408 and sum(e.label for e in ex) == 279
+    assert all(e.text_b for e in ex)
+    assert not ex[0].text_a.startswith("\ufeff")
+
+
+def test_unknown_task():
+    with pytest.raises(ValueError, match="unknown task 'qqp'"):
+        get_task("qqp")
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="train.tsv"):
+        read_examples(get_task("sst2"), "train", tmp_path)
+
+
+def test_bad_row_named(tmp_path):
+    (tmp_path / "SST-2").mkdir()
+    (tmp_path / "SST-2" / "train.tsv").write_text("sentence\tlabel\ngood\t1\nbad\n")
+    with pytest.raises(ValueError, match="row 3 has 1 columns"):
+        read_examples(get_task("sst2"), "train", tmp_path)
+
+
+def test_split_is_disjoint_and_fixed():
+    ex = read_examples(get_task("sst2"), "dev")
+    a, b = split_train(ex, 100, seed=3)
+    assert len(a) == 772 and len(b) == 100
+    assert split_train(ex, 100, seed=3)[1] == b
+    assert not set(map(id, a)) & set(map(id, b))
+
+
+@pytest.mark.parametrize("shuffle", [True, False])
+def test_buckets_cover_every_index_once(shuffle):
+    tok = Tokenizer(64)
+    enc = [tok.encode(e.text_a) for e in read_examples(get_task("sst2"), "dev")[:300]]
+    batches = bucketed_batches(enc, 32, shuffle, random.Random(1), bucket_factor=3)
+    flat = [i for b in batches for i in b]
+    assert sorted(flat) == list(range(300))
+    b = collate(enc, batches[0])
+    assert b.ids.shape[1] == max(len(enc[i]) for i in batches[0])
+    assert b.pad_mask.sum().item() == sum(len(enc[i]) for i in batches[0])
