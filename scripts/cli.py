@@ -106,6 +106,8 @@ def eval_cmd(task, backend, model_dir, split, glue_dir, threshold, limit, as_jso
     if pair:
         out["f1"] = ee["f1"]
         out["f1_all_layers"] = ev.f1_score(logits[:, -1].argmax(-1), y)
+    out["spans"] = manifest["spans"]
+    out["removable_heads"] = manifest.get("removable_heads", [])
     out["teacher"] = manifest.get("teacher", {})
     _emit(out, as_json)
 
@@ -128,6 +130,47 @@ def sweep(task, model_dir, out_dir, as_json):
     (out / "sweep.json").write_text(json.dumps(result, indent=1))
     plot_sweep(result, out / "sweep.png")
     _emit({"task": task_.name, "out": str(out), "points": len(result["thresholds"])}, as_json)
+
+
+@main.command("predictor")
+@click.option("--task", required=True)
+@click.option("--model-dir", default=None)
+@click.option("--data", "glue_dir", default=None, help="GLUE folder with the training set.")
+@click.option("--sentences", default=10000, show_default=True, help="Training sentences to use.")
+@click.option("--entropies", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Build from an (N, L) comma-separated entropy file instead of the model.")
+@click.option("--threshold", type=float, default=None)
+@click.option("--out", "out_csv", default=None, help="Write the table as CSV (EdgeBERT's layout).")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+def predictor_cmd(task, model_dir, glue_dir, sentences, entropies, threshold, out_csv, seed, as_json):
+    """Build EdgeBERT's exit-predictor table and report its quality on dev."""
+    import random
+    from model_export import evaluate as ev
+    from model_export import predictor
+    from model_export.early_exit import exit_layers
+    model, manifest = _load(task, model_dir)
+    t = threshold if threshold is not None else manifest["threshold"]
+    if entropies:
+        train_ent = np.loadtxt(entropies, delimiter=",", ndmin=2)
+        source = str(entropies)
+    else:
+        _, enc, _ = _labelled(task, "train", glue_dir, None, model.cfg)
+        pick = random.Random(seed).sample(range(len(enc)), min(sentences, len(enc)))
+        train_ent = ev.layer_entropies(ev.all_layer_logits(model, [enc[i] for i in pick]))
+        source = f"{len(pick)} training sentences"
+    table = predictor.fit_table(train_ent, seed=seed)
+    _, dev_enc, _ = _labelled(task, "dev", None, None, model.cfg)
+    dev_ent = ev.layer_entropies(ev.all_layer_logits(model, dev_enc))
+    predicted = predictor.predict_exits(table, dev_ent[:, 0], t)
+    out = {"task": task, "threshold": t, "built_from": source, "rows": int(table.shape[0]),
+           "columns": int(table.shape[1]),
+           "dev": predictor.prediction_quality(predicted, exit_layers(dev_ent, t))}
+    if out_csv:
+        grid = np.arange(predictor.ROWS)[:, None] * predictor.STEP
+        np.savetxt(out_csv, np.hstack([grid, table]), delimiter=",", fmt="%.6f")
+        out["out"] = out_csv
+    _emit(out, as_json)
 
 
 if __name__ == "__main__":
