@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 import numpy as np
 
-THRESHOLD_GRID = [round(t, 2) for t in np.arange(0.0, 0.70, 0.025)]
+THRESHOLD_GRID = [round(float(t), 2) for t in np.arange(0.0, 0.70, 0.02)]
 
 
 def _emit(obj: dict, as_json: bool) -> None:
