@@ -98,6 +98,9 @@ class EdgeBert(nn.Module):
                 nn.init.normal_(p, std=0.02)
             elif name.endswith(".bias"):
                 nn.init.zeros_(p)
+        with torch.no_grad():   # BERT's scale (std 0.02) next to the word table's (~0.07)
+            self.position_embeddings.weight.mul_(0.02)
+            self.type_embeddings.weight.mul_(0.02)
 
     def embed(self, ids: torch.Tensor, token_types: torch.Tensor) -> torch.Tensor:
         if ids.shape[1] > self.cfg.max_len:

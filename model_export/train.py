@@ -90,9 +90,10 @@ class _Trainer:
                 history.append({"step": step, "loss": float(np.mean(losses[-200:])), **validate()})
                 tqdm.write(f"{self.desc} step {step}: {history[-1]}")
         bar.close()
+        tenth = max(1, len(losses) // 10)
         result = {"steps": self.total, "wall_s": round(time.time() - t0, 1),
-                  "loss_first_200": float(np.mean(losses[:200])),
-                  "loss_last_200": float(np.mean(losses[-200:])), "history": history}
+                  "loss_first_tenth": float(np.mean(losses[:tenth])),
+                  "loss_last_tenth": float(np.mean(losses[-tenth:])), "history": history}
         if self.ema and validate:
             result["ema"] = self._keep_better_ema(validate, history[-1] if history else None)
         return result
