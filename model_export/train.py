@@ -32,7 +32,8 @@ def distillation_loss(student: torch.Tensor, teacher: torch.Tensor, labels: torc
     return alpha_ce * F.cross_entropy(student, labels) + (1 - alpha_ce) * kl
 
 
-def _schedule(total: int, warmup: int):
+def warmup_linear(total: int, warmup: int):
+    """Learning-rate factor: linear warm-up over `warmup` steps, then linear decay to 0."""
     return lambda s: (s + 1) / max(1, warmup) if s < warmup else max(0.0, (total - s) / max(1, total - warmup))
 
 
@@ -54,7 +55,7 @@ class _Trainer:
         steps_per_epoch = math.ceil(len(encoded) / hp["batch_size"])
         self.total = int(hp["epochs"] * steps_per_epoch)
         self.sched = torch.optim.lr_scheduler.LambdaLR(
-            self.opt, _schedule(self.total, int(hp.get("warmup", 0.1) * self.total)))
+            self.opt, warmup_linear(self.total, int(hp.get("warmup", 0.1) * self.total)))
         self.ema_decay = hp.get("ema", 0.0)
         self.ema = [p.detach().clone() for p in self.params] if self.ema_decay else None
 

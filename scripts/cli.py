@@ -84,6 +84,8 @@ def eval_cmd(task, backend, model_dir, split, glue_dir, threshold, limit, as_jso
     from model_export import predictor
     from model_export.early_exit import exit_layers
     from model_export.package import predictor_table
+    if threshold is not None and threshold < 0:
+        raise click.BadParameter("the entropy threshold must be >= 0", param_hint="--threshold")
     model, manifest = _load(task, model_dir)
     t = threshold if threshold is not None else manifest["threshold"]
     task_, enc, y = _labelled(task, split, glue_dir, limit, model.cfg)

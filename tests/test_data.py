@@ -55,3 +55,12 @@ def test_buckets_cover_every_index_once(shuffle):
     b = collate(enc, batches[0])
     assert b.ids.shape[1] == max(len(enc[i]) for i in batches[0])
     assert b.pad_mask.sum().item() == sum(len(enc[i]) for i in batches[0])
+
+
+def test_encode_examples_counts_truncations():
+    from model_export.data import Example, encode_examples
+    from model_export.tokenization import TruncationWarning
+    ex = [Example("good " * 30, None, 1), Example("bad", None, 0), Example("fine " * 40, None, 1)]
+    with pytest.warns(TruncationWarning, match="2 of 3 sentences"):
+        enc = encode_examples(ex, Tokenizer(16))
+    assert [len(e) for e in enc] == [16, 3, 16]
