@@ -121,8 +121,10 @@ class Run:
         agree = float((out["val"].argmax(1) == self.labels("val")).mean())
         return {"augmented_samples": n_aug, "teacher_val_accuracy": agree}
 
-    def _distill_set(self):
+    def _distill_set(self, stage: str):
         z = np.load(self.path("teacher_logits.npz"))
+        if not self.cfg["stages"][stage].get("augmented", True):
+            return self.encoded("train"), z["train"], self.labels("train")
         aug = [json.loads(l) for l in open(self.path("augmented.jsonl"))]
         aug_ex = [Example(a["a"], a["b"], -1) for a in aug]
         enc = self.encoded("train") + encode_examples(aug_ex, self.tok)
@@ -146,7 +148,7 @@ class Run:
         if init:   # start from another task's trained encoder (intermediate-task transfer)
             from safetensors.torch import load_file
             model.load_state_dict(load_file(str(REPO_ROOT / init)), strict=True)
-        enc, z, y = self._distill_set()
+        enc, z, y = self._distill_set("stage1")
         hp = {"seed": self.seed, **self.cfg["stages"]["stage1"]}
         result = stage1(model, enc, z, y, hp, self._validator(model, "final"))
         save_checkpoint(model, self.path("stage1.safetensors"))
@@ -157,7 +159,7 @@ class Run:
 
     def step_stage2(self) -> dict:
         model = self._load("stage1.safetensors")
-        enc, z, y = self._distill_set()
+        enc, z, y = self._distill_set("stage2")
         hp = {"seed": self.seed, **self.cfg["stages"]["stage2"]}
         result = stage2(model, enc, z, y, hp, self._validator(model, "ramps"))
         save_checkpoint(model, self.path("stage2.safetensors"))
