@@ -6,6 +6,7 @@ import numpy as np
 import torch
 
 from .data import bucketed_batches, collate
+from . import predictor
 from .early_exit import entropy, exit_layers, exit_predictions, expected_saving
 from .tokenization import Encoded
 
@@ -68,3 +69,16 @@ def choose_threshold(layer_logits: np.ndarray, labels: np.ndarray, max_drop: flo
         if early_exit_metrics(layer_logits, labels, float(t))["accuracy"] >= base - max_drop:
             best = float(t)
     return best
+
+
+def predictor_metrics(layer_logits: np.ndarray, labels: np.ndarray, table: np.ndarray,
+                      threshold: float) -> dict:
+    """Exit predictor in force: accuracy, average exit, and how often the prediction is exact,
+    too early or too late against the plain early-exit layer."""
+    ent = layer_entropies(layer_logits)
+    actual = exit_layers(ent, threshold)
+    predicted = predictor.predict_exits(table, ent[:, 0], threshold)
+    layers = predictor.exits_with_prediction(actual, predicted)
+    pred = exit_predictions(layer_logits, layers)
+    return {"accuracy": float((pred == labels).mean()), "avg_exit_layer": float(layers.mean()),
+            "quality": predictor.prediction_quality(predicted, actual)}

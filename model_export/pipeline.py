@@ -36,6 +36,7 @@ class Run:
         self.tok = Tokenizer(self.model_cfg.max_len)
         self.seed = cfg["seed"]
         self._data = None
+        self._encoded = {}
 
     # ---- data ---------------------------------------------------------------------------
     @property
@@ -48,7 +49,10 @@ class Run:
         return self._data
 
     def encoded(self, split: str):
-        return encode_examples(self.data[split], self.tok)
+        """Encoded once per run; stages, validation and calibration reuse it."""
+        if split not in self._encoded:
+            self._encoded[split] = encode_examples(self.data[split], self.tok)
+        return self._encoded[split]
 
     def labels(self, split: str) -> np.ndarray:
         return np.array([e.label for e in self.data[split]])
@@ -127,7 +131,7 @@ class Run:
             return self.encoded("train"), z["train"], self.labels("train")
         aug = [json.loads(l) for l in open(self.path("augmented.jsonl"))]
         aug_ex = [Example(a["a"], a["b"], -1) for a in aug]
-        enc = self.encoded("train") + encode_examples(aug_ex, self.tok)
+        enc = self.encoded("train") + encode_examples(aug_ex, self.tok)   # "+" copies: the cached split stays as it is
         labels = np.concatenate([self.labels("train"), -np.ones(len(aug_ex), dtype=np.int64)])
         return enc, np.concatenate([z["train"], z["augmented"]]), labels
 

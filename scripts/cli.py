@@ -81,8 +81,6 @@ def _labelled(task_name: str, split: str, glue_dir: str | None, limit: int | Non
 def eval_cmd(task, backend, model_dir, split, glue_dir, threshold, limit, as_json):
     """Accuracy with entropy early exit, with and without the exit predictor."""
     from model_export import evaluate as ev
-    from model_export import predictor
-    from model_export.early_exit import exit_layers
     from model_export.package import predictor_table
     if threshold is not None and threshold < 0:
         raise click.BadParameter("the entropy threshold must be >= 0", param_hint="--threshold")
@@ -92,18 +90,13 @@ def eval_cmd(task, backend, model_dir, split, glue_dir, threshold, limit, as_jso
     logits = ev.all_layer_logits(model, enc)
     pair = "f1" in task_.metrics
     ee = ev.early_exit_metrics(logits, y, t, with_f1=pair)
-    ent = ev.layer_entropies(logits)
-    actual = exit_layers(ent, t)
-    predicted = predictor.predict_exits(predictor_table(manifest), ent[:, 0], t)
-    with_pred = predictor.exits_with_prediction(actual, predicted)
-    pred_out = logits[np.arange(len(y)), with_pred - 1].argmax(-1)
+    pm = ev.predictor_metrics(logits, y, predictor_table(manifest), t)
     out = {"task": task_.name, "split": split, "backend": backend, "n": int(len(y)),
            "accuracy": ee["accuracy"], "accuracy_all_layers": float((logits[:, -1].argmax(-1) == y).mean()),
            "threshold": t, "avg_exit_layer": ee["avg_exit_layer"],
            "expected_saving": ee["expected_saving"], "exit_histogram": ee["exit_histogram"],
-           "accuracy_with_predictor": float((pred_out == y).mean()),
-           "avg_exit_layer_with_predictor": float(with_pred.mean()),
-           "predictor": predictor.prediction_quality(predicted, actual),
+           "accuracy_with_predictor": pm["accuracy"],
+           "avg_exit_layer_with_predictor": pm["avg_exit_layer"], "predictor": pm["quality"],
            "per_layer_accuracy": [round(a, 4) for a in ev.per_layer_accuracy(logits, y)]}
     if pair:
         out["f1"] = ee["f1"]
@@ -150,7 +143,6 @@ def predictor_cmd(task, model_dir, glue_dir, sentences, entropies, threshold, ou
     import random
     from model_export import evaluate as ev
     from model_export import predictor
-    from model_export.early_exit import exit_layers
     model, manifest = _load(task, model_dir)
     t = threshold if threshold is not None else manifest["threshold"]
     if entropies:
@@ -162,12 +154,11 @@ def predictor_cmd(task, model_dir, glue_dir, sentences, entropies, threshold, ou
         train_ent = ev.layer_entropies(ev.all_layer_logits(model, [enc[i] for i in pick]))
         source = f"{len(pick)} training sentences"
     table = predictor.fit_table(train_ent, seed=seed)
-    _, dev_enc, _ = _labelled(task, "dev", None, None, model.cfg)
-    dev_ent = ev.layer_entropies(ev.all_layer_logits(model, dev_enc))
-    predicted = predictor.predict_exits(table, dev_ent[:, 0], t)
+    _, dev_enc, dev_y = _labelled(task, "dev", None, None, model.cfg)
+    dev = ev.predictor_metrics(ev.all_layer_logits(model, dev_enc), dev_y, table, t)
     out = {"task": task, "threshold": t, "built_from": source, "rows": int(table.shape[0]),
-           "columns": int(table.shape[1]),
-           "dev": predictor.prediction_quality(predicted, exit_layers(dev_ent, t))}
+           "columns": int(table.shape[1]), "dev": dev["quality"],
+           "dev_accuracy_with_predictor": dev["accuracy"]}
     if out_csv:
         grid = np.arange(predictor.ROWS)[:, None] * predictor.STEP
         np.savetxt(out_csv, np.hstack([grid, table]), delimiter=",", fmt="%.6f")

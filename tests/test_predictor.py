@@ -55,3 +55,17 @@ def test_released_edgebert_table_reproduces_published_quality():
     q = prediction_quality(predicted, actual)
     assert q["exact"] == pytest.approx(0.32, abs=0.02)
     assert q["early"] == pytest.approx(0.28, abs=0.02)
+
+
+def test_predictor_metrics_hand_case():
+    from model_export.evaluate import predictor_metrics
+    # Three layers; sentence 0 is confident at layer 1, sentence 1 only at layer 3.
+    logits = np.zeros((2, 3, 2))
+    logits[0, :] = [5.0, 0.0]
+    logits[1, 2] = [0.0, 5.0]
+    table = np.full((100, 1), 0.05, dtype=np.float32)   # predicts layer 2 for every H1
+    m = predictor_metrics(logits, np.array([0, 1]), table, threshold=0.1)
+    # Sentence 0 exits at 1 (H1 < T); sentence 1 is forced out at the predicted layer 2, where
+    # its logits are a tie and argmax says class 0: wrong.
+    assert m["avg_exit_layer"] == 1.5 and m["accuracy"] == 0.5
+    assert m["quality"] == {"exact": 0.5, "early": 0.5, "late": 0.0, "mean_abs_error_layers": 0.5}
