@@ -137,13 +137,17 @@ class Run:
 
     def _validator(self, model, score: str):
         val_enc, val_y = self.encoded("val"), self.labels("val")
+        dev_enc, dev_y = self.encoded("dev"), self.labels("dev")
 
         def validate():
             logits = ev.all_layer_logits(model, val_enc)
             acc = ev.per_layer_accuracy(logits, val_y)
             s = acc[-1] if score == "final" else float(np.mean(acc[:-1]))
+            # Dev accuracy is logged to show the curve; nothing is selected by it.
+            dev_acc = ev.per_layer_accuracy(ev.all_layer_logits(model, dev_enc), dev_y)[-1]
             return {"val_score": s, "val_accuracy_final": acc[-1],
-                    "val_accuracy_layer1": acc[0], "spans": model.spans()}
+                    "val_accuracy_layer1": acc[0], "dev_accuracy_final": dev_acc,
+                    "spans": model.spans()}
         return validate
 
     def step_stage1(self) -> dict:
@@ -154,7 +158,8 @@ class Run:
             model.load_state_dict(load_file(str(REPO_ROOT / init)), strict=True)
         enc, z, y = self._distill_set("stage1")
         hp = {"seed": self.seed, **self.cfg["stages"]["stage1"]}
-        result = stage1(model, enc, z, y, hp, self._validator(model, "final"))
+        t_model = teacher.load_finetuned(self.path("teacher")) if hp.get("hidden_weight") else None
+        result = stage1(model, enc, z, y, hp, self._validator(model, "final"), t_model)
         save_checkpoint(model, self.path("stage1.safetensors"))
         return result
 

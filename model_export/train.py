@@ -113,12 +113,51 @@ class _Trainer:
         return {"kept": True, **scored}
 
 
-def stage1(model: EdgeBert, encoded, teacher_logits, labels, hp: dict, validate) -> dict:
-    """Backbone with distillation, span penalty and gradual magnitude pruning."""
+class HiddenDistiller(torch.nn.Module):
+    """Intermediate-layer distillation (TinyBERT, Jiao et al. 2020): the student's hidden state
+    after use 2m of the shared layer, mapped by a learned H -> H_teacher matrix, regresses the
+    teacher's hidden state after its layer m (MSE over real tokens). The map is discarded after
+    training. The teacher runs on each batch, so only its logits are cached."""
+
+    def __init__(self, teacher, student_hidden: int, student_layers: int):
+        super().__init__()
+        self.teacher = teacher.eval()
+        for p in self.teacher.parameters():
+            p.requires_grad = False
+        t_cfg = teacher.config
+        self.pairs = [(round(m * student_layers / t_cfg.num_hidden_layers) - 1, m)
+                      for m in range(1, t_cfg.num_hidden_layers + 1)]
+        self.proj = torch.nn.Linear(student_hidden, t_cfg.hidden_size)
+
+    def loss(self, b, student_hidden: list[torch.Tensor]) -> torch.Tensor:
+        with torch.no_grad():
+            t_hidden = self.teacher(input_ids=b.ids, token_type_ids=b.token_types,
+                                    attention_mask=b.pad_mask.long(),
+                                    output_hidden_states=True).hidden_states
+        keep = b.pad_mask[..., None].float()
+        total = 0.0
+        for s, t in self.pairs:
+            err = (self.proj(student_hidden[s]) - t_hidden[t]) ** 2 * keep
+            total = total + err.sum() / (keep.sum() * err.shape[-1])
+        return total / len(self.pairs)
+
+
+def stage1(model: EdgeBert, encoded, teacher_logits, labels, hp: dict, validate,
+           teacher_model=None) -> dict:
+    """Backbone with distillation, span penalty and gradual magnitude pruning; with
+    `hp["hidden_weight"] > 0` also intermediate-layer distillation from `teacher_model`."""
     for p in model.parameters():
         p.requires_grad = True
     model.position_embeddings.weight.requires_grad = not hp.get("freeze_position", False)
-    trainer = _Trainer(model, encoded, teacher_logits, labels, hp, model.parameters(), "stage 1")
+    hidden_w = hp.get("hidden_weight", 0.0)
+    distiller = None
+    params = list(model.parameters())
+    if hidden_w > 0:
+        if teacher_model is None:
+            raise ValueError("hidden_weight > 0 needs the fine-tuned teacher model")
+        distiller = HiddenDistiller(teacher_model, model.cfg.hidden, model.cfg.layers)
+        params += list(distiller.proj.parameters())
+    trainer = _Trainer(model, encoded, teacher_logits, labels, hp, params, "stage 1")
     pruner = MagnitudePruner(model, PRUNABLE, hp["encoder_sparsity"],
                              start_step=int(hp["prune_start"] * trainer.total),
                              end_step=int(hp["prune_end"] * trainer.total))
@@ -128,8 +167,10 @@ def stage1(model: EdgeBert, encoded, teacher_logits, labels, hp: dict, validate)
     T, a = hp["temperature"], hp["alpha_ce"]
 
     def loss_fn(b, t_logits, y):
-        logits = model(b.ids, b.token_types, b.pad_mask)
+        logits, hidden = model(b.ids, b.token_types, b.pad_mask, return_hidden=True)
         loss = distillation_loss(logits[:, -1], t_logits, y, T, a)
+        if distiller is not None:
+            loss = loss + hidden_w * distiller.loss(b, hidden)
         for l in range(L - 1):
             if ramp_w[l] > 0:
                 loss = loss + ramp_w[l] * distillation_loss(logits[:, l], t_logits, y, T, a)
