@@ -36,9 +36,12 @@ def layer_entropies(layer_logits: np.ndarray) -> np.ndarray:
 
 
 def early_exit_metrics(layer_logits: np.ndarray, labels: np.ndarray, threshold: float,
-                       with_f1: bool = False) -> dict:
+                       with_f1: bool = False, entropies: np.ndarray | None = None) -> dict:
+    """Entropies default to the float entropies of the logits; a hardware backend passes its
+    own (the exit decision is the hardware's)."""
     num_layers = layer_logits.shape[1]
-    layers = exit_layers(layer_entropies(layer_logits), threshold)
+    ent = layer_entropies(layer_logits) if entropies is None else entropies
+    layers = exit_layers(ent, threshold)
     pred = exit_predictions(layer_logits, layers)
     hist = np.bincount(layers, minlength=num_layers + 1)[1:]
     out = {"threshold": threshold, "accuracy": float((pred == labels).mean()),
@@ -72,12 +75,15 @@ def choose_threshold(layer_logits: np.ndarray, labels: np.ndarray, max_drop: flo
 
 
 def predictor_metrics(layer_logits: np.ndarray, labels: np.ndarray, table: np.ndarray,
-                      threshold: float) -> dict:
+                      threshold: float, entropies: np.ndarray | None = None,
+                      predicted: np.ndarray | None = None) -> dict:
     """Exit predictor in force: accuracy, average exit, and how often the prediction is exact,
-    too early or too late against the plain early-exit layer."""
-    ent = layer_entropies(layer_logits)
+    too early or too late against the plain early-exit layer. A hardware backend passes its
+    own entropies and predicted layers."""
+    ent = layer_entropies(layer_logits) if entropies is None else entropies
     actual = exit_layers(ent, threshold)
-    predicted = predictor.predict_exits(table, ent[:, 0], threshold)
+    if predicted is None:
+        predicted = predictor.predict_exits(table, ent[:, 0], threshold)
     layers = predictor.exits_with_prediction(actual, predicted)
     pred = exit_predictions(layer_logits, layers)
     return {"accuracy": float((pred == labels).mean()), "avg_exit_layer": float(layers.mean()),

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 
 from .config import ModelConfig
 from .early_exit import entropy
+from .quant import FloatHooks, quantize_span_mask
 from .span import span_mask
 
 # The weight matrices of the encoder that are pruned and later stored bitmask-sparse.
@@ -37,28 +38,49 @@ class SharedLayer(nn.Module):
         self.drop = nn.Dropout(dropout)
         # Spans are learned as a fraction of max_len so that they train at a sane scale.
         self.span_frac = nn.Parameter(torch.ones(cfg.heads))
+        self.hooks = FloatHooks()
 
     @property
     def spans(self) -> torch.Tensor:
         """Per-head attention span in positions, in [0, max_len]."""
         return self.span_frac.clamp(0.0, 1.0) * self.cfg.max_len
 
+    def linear(self, layer: nn.Linear, x: torch.Tensor, site: str, scale: float = 1.0) -> torch.Tensor:
+        """A projection as the hardware computes it: quantized weights, the bias added in the
+        output format, one rounding of the result."""
+        h = self.hooks
+        w, bias = layer.weight * scale, layer.bias * scale
+        return h.act(site, F.linear(x, h.weight(w), h.act(site, bias)))
+
+    def layer_norm(self, ln: nn.LayerNorm, x: torch.Tensor) -> torch.Tensor:
+        h = self.hooks
+        x = h.act("hidden", x)
+        return h.act("hidden", F.layer_norm(x, ln.normalized_shape, ln.weight,
+                                            h.act("hidden", ln.bias), ln.eps))
+
     def attention(self, x: torch.Tensor, key_pad: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         b, n, _ = x.shape
         nh, d = self.cfg.heads, self.cfg.head_dim
+        h = self.hooks
         split = lambda t: t.view(b, n, nh, d).transpose(1, 2)          # (B, heads, n, d)
-        q, k, v = split(self.q(x)), split(self.k(x)), split(self.v(x))
-        scores = q @ k.transpose(-1, -2) / math.sqrt(d)
+        # 1/sqrt(d) is folded into the query projection, as the hardware stores it.
+        q = split(self.linear(self.q, x, "q", 1.0 / math.sqrt(d)))
+        k, v = split(self.linear(self.k, x, "k")), split(self.linear(self.v, x, "v"))
+        scores = h.act("score", q @ k.transpose(-1, -2))
         scores = scores.masked_fill(~key_pad[:, None, None, :], float("-inf"))
-        probs = torch.softmax(scores, dim=-1) * span_mask(self.spans, n, self.cfg.span_ramp)
-        ctx = (self.drop(probs) @ v).transpose(1, 2).reshape(b, n, nh * d)
-        return self.o(ctx), probs
+        mask = span_mask(self.spans, n, self.cfg.span_ramp)
+        if h.active:   # the UQ1.15 table, with the gradient of the exact ramp
+            mask = mask + (quantize_span_mask(mask) - mask).detach()
+        probs = h.prob(h.prob(torch.softmax(scores, dim=-1)) * mask)
+        ctx = h.act("v", self.drop(probs) @ v).transpose(1, 2).reshape(b, n, nh * d)
+        return self.linear(self.o, ctx, "hidden"), probs
 
     def forward(self, x: torch.Tensor, key_pad: torch.Tensor) -> torch.Tensor:
         a, _ = self.attention(x, key_pad)
-        x = self.ln1(x + self.drop(a))
-        f = self.ffn2(F.gelu(self.ffn1(x), approximate="tanh"))
-        return self.ln2(x + self.drop(f))
+        x = self.layer_norm(self.ln1, x + self.drop(a))
+        g = self.hooks.act("ffn", F.gelu(self.linear(self.ffn1, x, "ffn"), approximate="tanh"))
+        f = self.linear(self.ffn2, g, "hidden")
+        return self.layer_norm(self.ln2, x + self.drop(f))
 
 
 class OffRamp(nn.Module):
@@ -69,9 +91,13 @@ class OffRamp(nn.Module):
         self.pooler = nn.Linear(cfg.hidden, cfg.hidden)
         self.classifier = nn.Linear(cfg.hidden, cfg.num_labels)
         self.drop = nn.Dropout(dropout)
+        self.hooks = FloatHooks()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.drop(torch.tanh(self.pooler(x[:, 0]))))
+        h = self.hooks
+        pooled = h.act("pool", F.linear(x[:, 0], h.weight(self.pooler.weight), h.act("pool", self.pooler.bias)))
+        t = self.drop(h.tanh_out(torch.tanh(pooled)))
+        return h.act("logit", F.linear(t, h.weight(self.classifier.weight), h.act("logit", self.classifier.bias)))
 
 
 class EdgeBert(nn.Module):
@@ -93,6 +119,8 @@ class EdgeBert(nn.Module):
         self.layer = SharedLayer(cfg, dropout)
         self.ramps = nn.ModuleList(OffRamp(cfg, dropout) for _ in range(cfg.layers))
         self.drop = nn.Dropout(dropout)
+        self.hooks = FloatHooks()
+        self._word_table = None
         for name, p in self.named_parameters():
             if p.dim() == 2 and "embeddings" not in name:
                 nn.init.normal_(p, std=0.02)
@@ -102,12 +130,23 @@ class EdgeBert(nn.Module):
             self.position_embeddings.weight.mul_(0.02)
             self.type_embeddings.weight.mul_(0.02)
 
+    def set_hooks(self, hooks) -> None:
+        """Switch the whole model between float, range observation and fake quantization."""
+        for m in (self, self.layer, *self.ramps):
+            m.hooks = hooks
+        # The frozen word table is quantized once, not at every step.
+        self._word_table = hooks.table(self.word_embeddings) if hooks.active else None
+
     def embed(self, ids: torch.Tensor, token_types: torch.Tensor) -> torch.Tensor:
         if ids.shape[1] > self.cfg.max_len:
             raise ValueError(f"sequence of {ids.shape[1]} tokens exceeds max_len {self.cfg.max_len}")
-        pos = torch.arange(ids.shape[1], device=ids.device)
-        e = self.word_embeddings[ids] + self.position_embeddings(pos)[None] + self.type_embeddings(token_types)
-        return self.embed_proj(self.drop(self.embed_ln(e)))
+        h = self.hooks
+        words = self.word_embeddings if self._word_table is None else self._word_table
+        pos = h.table(self.position_embeddings.weight)[: ids.shape[1]]
+        e = h.act("emb", words[ids] + pos[None] + h.table(self.type_embeddings.weight)[token_types])
+        ln = self.embed_ln
+        e = h.act("emb", F.layer_norm(e, ln.normalized_shape, ln.weight, h.act("emb", ln.bias), ln.eps))
+        return self.layer.linear(self.embed_proj, self.drop(e), "hidden")
 
     def forward(self, ids: torch.Tensor, token_types: torch.Tensor, key_pad: torch.Tensor,
                 num_layers: int | None = None, return_hidden: bool = False):

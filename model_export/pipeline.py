@@ -1,5 +1,5 @@
 """The training pipeline as a list of named steps (teacher -> embedding -> distill_data ->
-stage1 -> stage2 -> calibrate -> package). Each step writes `reports/<step>.json` in the run
+stage1 -> stage2 -> qat -> calibrate -> package -> export). Each step writes `reports/<step>.json` in the run
 folder; a step whose report exists is skipped, so an interrupted run resumes where it stopped.
 """
 from __future__ import annotations
@@ -16,16 +16,20 @@ from . import evaluate as ev
 from . import predictor, teacher
 from .augment import Augmenter
 from .config import load_model_config
-from .data import REPO_ROOT, Example, encode_examples, get_task, read_examples, split_train
+from .data import (REPO_ROOT, Example, bucketed_batches, collate, encode_examples, get_task,
+                   read_examples, split_train)
 from .embedding import build_table, load_table, low_rank_basis, save_table
+from .export import export_model_dir
 from .model import PRUNABLE, EdgeBert
 from .package import load_checkpoint, save_checkpoint, save_task
 from .pruning import sparsity_report
+from .quant import FakeQuantHooks, calibrate_formats
 from .span import removable_heads
 from .tokenization import Tokenizer
-from .train import stage1, stage2
+from .train import qat, stage1, stage2
 
-STEPS = ("teacher", "embedding", "distill_data", "stage1", "stage2", "calibrate", "package")
+STEPS = ("teacher", "embedding", "distill_data", "stage1", "stage2", "qat", "calibrate", "package",
+         "export")
 
 
 class Run:
@@ -174,9 +178,41 @@ class Run:
         save_checkpoint(model, self.path("stage2.safetensors"))
         return result
 
+    def _final(self) -> EdgeBert:
+        """The model that ships: after QAT (with its hooks on) when the config has a QAT stage."""
+        if "qat" not in self.cfg["stages"]:
+            return self._load("stage2.safetensors")
+        model = self._load("qat.safetensors")
+        model.set_hooks(FakeQuantHooks(self._formats()))
+        return model
+
+    def _formats(self) -> dict:
+        return json.loads(self.path("formats.json").read_text())
+
+    def step_qat(self) -> dict:
+        """Activation formats from the float model's ranges on training sentences, then
+        quantization-aware fine-tuning with those formats frozen."""
+        if "qat" not in self.cfg["stages"]:
+            return {"skipped": "no qat stage in the config"}
+        hp = {"seed": self.seed, **self.cfg["stages"]["qat"]}
+        model = self._load("stage2.safetensors")
+        rng = random.Random(self.seed)
+        train = self.encoded("train")
+        sample = [train[i] for i in rng.sample(range(len(train)), min(hp.get("calibration_sentences", 4000), len(train)))]
+        formats = calibrate_formats(model, ((b.ids, b.token_types, b.pad_mask) for b in
+                                            (collate(sample, idx) for idx in bucketed_batches(sample, 64, False))),
+                                    hp.get("headroom", 1.5))
+        self.path("formats.json").write_text(json.dumps(formats, indent=1))
+        model.set_hooks(FakeQuantHooks(formats))
+        before = self._validator(model, "final")()
+        enc, z, y = self._distill_set("qat")
+        result = qat(model, enc, z, y, hp, self._validator(model, "final"))
+        save_checkpoint(model, self.path("qat.safetensors"))
+        return {"formats": formats, "before": before, **result}
+
     def step_calibrate(self) -> dict:
         """Threshold on the validation split; predictor table from training-set entropies."""
-        model = self._load("stage2.safetensors")
+        model = self._final()
         x = self.cfg["exit"]
         val_logits = ev.all_layer_logits(model, self.encoded("val"))
         threshold = ev.choose_threshold(val_logits, self.labels("val"), x["max_accuracy_drop"])
@@ -191,7 +227,7 @@ class Run:
                 "val_accuracy_all_layers": ev.per_layer_accuracy(val_logits, self.labels("val"))[-1]}
 
     def step_package(self) -> dict:
-        model = self._load("stage2.safetensors")
+        model = self._final()
         cal = json.loads(self.path("reports/calibrate.json").read_text())
         tensors = {n: t for n, t in model.task_state().items() if n in PRUNABLE}
         teacher_report = json.loads(self.path("reports/teacher.json").read_text())
@@ -200,10 +236,17 @@ class Run:
                  "removable_heads": removable_heads(model.layer.spans),
                  "teacher": {k: v for k, v in teacher_report.items() if k.startswith("dev_")},
                  "training": {"config": self.cfg}}
+        if model.hooks.active:
+            extra["formats"] = model.hooks.formats
         model_dir = REPO_ROOT / self.cfg["package_dir"]
         task_dir = save_task(model, self.task.name, model_dir, cal["threshold"],
                              np.load(self.path("predictor_table.npy")), extra)
         return {"task_dir": str(task_dir.relative_to(REPO_ROOT)), "threshold": cal["threshold"]}
+
+    def step_export(self) -> dict:
+        """The accelerator artifact of every task packaged in this model folder."""
+        model_dir = REPO_ROOT / self.cfg["package_dir"]
+        return export_model_dir(model_dir)
 
 
 def run_pipeline(cfg: dict, out: Path, glue_dir: Path | None = None, steps=STEPS,

@@ -205,3 +205,35 @@ def stage2(model: EdgeBert, encoded, teacher_logits, labels, hp: dict, validate)
                    for l in range(L - 1)) / (L - 1)
 
     return trainer.run(loss_fn, None, validate)
+
+
+def qat(model: EdgeBert, encoded, teacher_logits, labels, hp: dict, validate) -> dict:
+    """Quantization-aware fine-tuning of every weight with the hardware's numerics switched on
+    (the caller sets the model's FakeQuantHooks). Pruned weights stay zero; the final
+    classifier and every off-ramp are distilled together."""
+    for p in model.parameters():
+        p.requires_grad = True
+    model.position_embeddings.weight.requires_grad = not hp.get("freeze_position", False)
+    trainer = _Trainer(model, encoded, teacher_logits, labels, hp, model.parameters(), "QAT")
+    named = dict(model.named_parameters())
+    masks = {n: (named[n] != 0).float() for n in PRUNABLE}
+    L = model.cfg.layers
+    ramp_w = hp.get("ramp_weight", 1.0) / (L - 1)
+    T, a = hp["temperature"], hp["alpha_ce"]
+
+    def loss_fn(b, t_logits, y):
+        logits = model(b.ids, b.token_types, b.pad_mask)
+        loss = distillation_loss(logits[:, -1], t_logits, y, T, a)
+        for l in range(L - 1):
+            loss = loss + ramp_w * distillation_loss(logits[:, l], t_logits, y, T, a)
+        return loss + hp.get("span_l1", 0.0) * model.layer.span_frac.clamp(0, 1).sum()
+
+    def keep_masks(step):
+        with torch.no_grad():
+            for n, m in masks.items():
+                named[n].mul_(m)
+            model.layer.span_frac.clamp_(0.0, 1.0)
+
+    result = trainer.run(loss_fn, keep_masks, validate)
+    keep_masks(None)     # the averaged weights too
+    return result

@@ -71,7 +71,8 @@ def _labelled(task_name: str, split: str, glue_dir: str | None, limit: int | Non
 
 @main.command("eval")
 @click.option("--task", required=True, help="GLUE task: sst2 or mrpc.")
-@click.option("--backend", type=click.Choice(["torch"]), default="torch", show_default=True)
+@click.option("--backend", type=click.Choice(["torch", "golden"]), default="torch", show_default=True,
+              help="torch: the float model; golden: the accelerator's integer arithmetic (numpy).")
 @click.option("--model-dir", default=None, help="Model package folder (default models/tiny).")
 @click.option("--split", type=click.Choice(["dev", "train"]), default="dev", show_default=True)
 @click.option("--data", "glue_dir", default=None, help="GLUE folder (default: shipped dev sets).")
@@ -87,10 +88,21 @@ def eval_cmd(task, backend, model_dir, split, glue_dir, threshold, limit, as_jso
     model, manifest = _load(task, model_dir)
     t = threshold if threshold is not None else manifest["threshold"]
     task_, enc, y = _labelled(task, split, glue_dir, limit, model.cfg)
-    logits = ev.all_layer_logits(model, enc)
+    extra = {}
+    if backend == "golden":
+        from model_export.export import threshold_q16
+        from model_export.golden import GoldenModel, evaluate_set
+        t_q16 = threshold_q16(t)
+        t = t_q16 / 2.0 ** 16             # the threshold the hardware compares against
+        run = evaluate_set(GoldenModel(_load_hw(task, model_dir)), enc, t_q16)
+        logits, ent, predicted = run["logits"], run["entropies"], run["predicted"]
+        extra["saturations"] = run["saturations"]
+    else:
+        logits = ev.all_layer_logits(model, enc)
+        ent, predicted = ev.layer_entropies(logits), None
     pair = "f1" in task_.metrics
-    ee = ev.early_exit_metrics(logits, y, t, with_f1=pair)
-    pm = ev.predictor_metrics(logits, y, predictor_table(manifest), t)
+    ee = ev.early_exit_metrics(logits, y, t, with_f1=pair, entropies=ent)
+    pm = ev.predictor_metrics(logits, y, predictor_table(manifest), t, ent, predicted)
     out = {"task": task_.name, "split": split, "backend": backend, "n": int(len(y)),
            "accuracy": ee["accuracy"], "accuracy_all_layers": float((logits[:, -1].argmax(-1) == y).mean()),
            "threshold": t, "avg_exit_layer": ee["avg_exit_layer"],
@@ -104,7 +116,50 @@ def eval_cmd(task, backend, model_dir, split, glue_dir, threshold, limit, as_jso
     out["spans"] = manifest["spans"]
     out["removable_heads"] = manifest.get("removable_heads", [])
     out["teacher"] = manifest.get("teacher", {})
+    out.update(extra)
     _emit(out, as_json)
+
+
+def _load_hw(task: str, model_dir: str | None):
+    from model_export.export import ArtifactError, load_artifact
+    from model_export.package import DEFAULT_MODEL_DIR
+    path = (Path(model_dir) if model_dir else DEFAULT_MODEL_DIR) / "accel"
+    try:
+        return load_artifact(path, [task])[task]
+    except ArtifactError as e:
+        raise click.ClickException(str(e)) from e
+
+
+@main.command("export")
+@click.option("--model-dir", default=None, help="Model package folder (default models/tiny).")
+@click.option("--out", "out_dir", default=None, help="Artifact folder (default <model-dir>/accel).")
+@click.option("--calibrate", is_flag=True,
+              help="Calibrate activation formats on training sentences for tasks trained without QAT.")
+@click.option("--data", "glue_dir", default=None, help="GLUE folder with the training sets (for --calibrate).")
+@click.option("--sentences", default=4000, show_default=True, help="Calibration sentences per task.")
+@click.option("--json", "as_json", is_flag=True)
+def export_cmd(model_dir, out_dir, calibrate, glue_dir, sentences, as_json):
+    """Write the accelerator artifact (integer codes, words, tables) of every packaged task."""
+    import random
+    from model_export.data import bucketed_batches, collate, encode_examples, get_task, read_examples
+    from model_export.export import export_model_dir
+    from model_export.package import DEFAULT_MODEL_DIR
+    from model_export.quant import calibrate_formats
+    from model_export.tokenization import Tokenizer
+
+    def calibrate_fn(task, model):
+        examples = read_examples(get_task(task), "train", Path(glue_dir) if glue_dir else None)
+        examples = random.Random(0).sample(examples, min(sentences, len(examples)))
+        enc = encode_examples(examples, Tokenizer(model.cfg.max_len))
+        batches = (collate(enc, idx) for idx in bucketed_batches(enc, 64, False))
+        return calibrate_formats(model, ((b.ids, b.token_types, b.pad_mask) for b in batches))
+
+    try:
+        report = export_model_dir(Path(model_dir) if model_dir else DEFAULT_MODEL_DIR,
+                                  calibrate_fn if calibrate else None, out_dir)
+    except (FileNotFoundError, ValueError) as e:
+        raise click.ClickException(str(e)) from e
+    _emit(report, as_json)
 
 
 @main.command()
