@@ -181,4 +181,4 @@ class EdgeBert(nn.Module):
         return {k: v.detach().clone() for k, v in self.state_dict().items()}
 
     def spans(self) -> list[float]:
-        return [round(float(s), 3) for s in self.layer.spans]
+        return [round(float(s), 3) for s in self.layer.spans.detach()]

@@ -119,3 +119,14 @@ def quantize_span_mask(mask: torch.Tensor) -> torch.Tensor:
 
 def quantize_table_np(mask: np.ndarray) -> np.ndarray:
     return np.floor(np.asarray(mask, dtype=np.float64) * (1 << PROB_FRAC) + 0.5).astype(np.int64)
+
+
+class WeightQuantHooks(FloatHooks):
+    """AdaptivFloat weights and tables only; activations stay float (for the accuracy ladder)."""
+    active = True
+
+    def weight(self, w):
+        return af.fake_quant(w)
+
+    def table(self, t):
+        return af.fake_quant(t)

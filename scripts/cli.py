@@ -88,21 +88,21 @@ def eval_cmd(task, backend, model_dir, split, glue_dir, threshold, limit, as_jso
     model, manifest = _load(task, model_dir)
     t = threshold if threshold is not None else manifest["threshold"]
     task_, enc, y = _labelled(task, split, glue_dir, limit, model.cfg)
-    extra = {}
+    extra, t_cmp = {}, t
     if backend == "golden":
         from model_export.export import threshold_q16
         from model_export.golden import GoldenModel, evaluate_set
         t_q16 = threshold_q16(t)
-        t = t_q16 / 2.0 ** 16             # the threshold the hardware compares against
         run = evaluate_set(GoldenModel(_load_hw(task, model_dir)), enc, t_q16)
+        t_cmp = t_q16 / 2.0 ** 16         # the threshold the hardware compares against, exactly
         logits, ent, predicted = run["logits"], run["entropies"], run["predicted"]
-        extra["saturations"] = run["saturations"]
+        extra.update(threshold_q16=t_q16, saturations=run["saturations"])
     else:
         logits = ev.all_layer_logits(model, enc)
         ent, predicted = ev.layer_entropies(logits), None
     pair = "f1" in task_.metrics
-    ee = ev.early_exit_metrics(logits, y, t, with_f1=pair, entropies=ent)
-    pm = ev.predictor_metrics(logits, y, predictor_table(manifest), t, ent, predicted)
+    ee = ev.early_exit_metrics(logits, y, t_cmp, with_f1=pair, entropies=ent)
+    pm = ev.predictor_metrics(logits, y, predictor_table(manifest), t_cmp, ent, predicted)
     out = {"task": task_.name, "split": split, "backend": backend, "n": int(len(y)),
            "accuracy": ee["accuracy"], "accuracy_all_layers": float((logits[:, -1].argmax(-1) == y).mean()),
            "threshold": t, "avg_exit_layer": ee["avg_exit_layer"],
@@ -160,6 +160,44 @@ def export_cmd(model_dir, out_dir, calibrate, glue_dir, sentences, as_json):
     except (FileNotFoundError, ValueError) as e:
         raise click.ClickException(str(e)) from e
     _emit(report, as_json)
+
+
+def numerics_sections(formats: dict, errors: list[dict], ladder: list[dict]) -> dict[str, str]:
+    from model_export.ladder import markdown
+    fmt_rows = [{"site": k, "format": f"Q{15 - v}.{v}" if v <= 15 else f"2^-{v}",
+                 "lsb": 2.0 ** -v, "range": f"+-{(2 ** 15 - 1) / 2 ** v:.4g}"} for k, v in formats.items()]
+    return {"formats": markdown(fmt_rows, ["site", "format", "lsb", "range"]),
+            "special_functions": markdown(errors, ["function", "format", "inputs", "method",
+                                                   "max_abs_error", "max_error_lsb"]),
+            "ladder": markdown(ladder, ["step", "accuracy", "avg_exit_layer", "changed_vs_float"])}
+
+
+@main.command()
+@click.option("--task", default="sst2", show_default=True)
+@click.option("--model-dir", default=None, help="Model package folder (default models/tiny).")
+@click.option("--update-doc", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Rewrite the generated sections of this markdown file (docs/numerics.md).")
+@click.option("--json", "as_json", is_flag=True)
+def numerics(task, model_dir, update_doc, as_json):
+    """Special-function error table and the accuracy ladder float -> hardware (dev set)."""
+    from model_export.ladder import accuracy_ladder, markdown
+    from model_export.numerics.errors import special_function_errors
+    from model_export.package import predictor_table
+    model, manifest = _load(task, model_dir)
+    hw = _load_hw(task, model_dir)
+    _, enc, y = _labelled(task, "dev", None, None, model.cfg)
+    errors = special_function_errors(hw.formats, hw.cfg.hidden)
+    ladder = accuracy_ladder(model, hw, predictor_table(manifest), enc, y)
+    sections = numerics_sections(hw.formats, errors, ladder)
+    if update_doc:
+        from model_export.ladder import replace_sections
+        path = Path(update_doc)
+        path.write_text(replace_sections(path.read_text(), sections))
+    if not as_json:
+        for text in sections.values():
+            click.echo(text)
+    else:
+        _emit({"task": task, "formats": hw.formats, "special_functions": errors, "ladder": ladder}, True)
 
 
 @main.command()

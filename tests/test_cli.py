@@ -33,6 +33,18 @@ def test_eval_sst2_meets_targets(sst2_eval):
     assert q["exact"] + q["early"] + q["late"] == pytest.approx(1.0)
 
 
+def test_eval_golden_backend_on_all_of_sst2_dev(sst2_eval):
+    """The accelerator's arithmetic keeps the float model's accuracy (within 1 point)."""
+    out = _last_json(CliRunner().invoke(main, ["eval", "--task", "sst2", "--backend", "golden", "--json"]))
+    assert EVAL_KEYS | {"saturations", "accuracy_with_predictor", "threshold_q16"} <= set(out)
+    assert out["n"] == 872 and out["backend"] == "golden"
+    assert abs(out["accuracy_all_layers"] - sst2_eval["accuracy_all_layers"]) <= 0.01
+    assert abs(out["accuracy"] - sst2_eval["accuracy_all_layers"]) <= 0.01
+    assert out["threshold_q16"] == round(sst2_eval["threshold"] * 65536)
+    assert sum(out["exit_histogram"]) == 872
+    assert all(isinstance(v, int) for v in out["saturations"].values())
+
+
 def test_eval_mrpc_pairs():
     out = _last_json(CliRunner().invoke(main, ["eval", "--task", "mrpc", "--json"]))
     assert out["n"] == 408 and sum(out["exit_histogram"]) == 408
