@@ -60,6 +60,10 @@ class AfTensor:
         c = self.codes[rows]
         return int(c.shape[0] * math.ceil(c.shape[1] / 8) + np.count_nonzero(c))
 
+    def stored_bytes(self) -> int:
+        """Bitmask plus non-zero codes: what one full pass over the matrix reads."""
+        return int(math.ceil(self.codes.size / 8) + np.count_nonzero(self.codes))
+
     def saturations(self, w: np.ndarray) -> int:
         return af.encode(w, self.bias)[1]
 

@@ -52,6 +52,7 @@ class GoldenModel:
         self.fmt = {site: act(f) for site, f in task.formats.items()}
         self.frac = dict(task.formats)
         self.w = {name: (t.words().astype(np.float64), t.bias) for name, t in task.matrices.items()}
+        self.w_bytes = {name: t.stored_bytes() for name, t in task.matrices.items()}
         self.tabs = task.tables
         self.eps_emb = fn.layernorm_eps(self.cfg.layer_norm_eps, self.cfg.embed_dim, self.frac["emb"])
         self.eps_hid = fn.layernorm_eps(self.cfg.layer_norm_eps, self.cfg.hidden, self.frac["hidden"])
@@ -62,6 +63,9 @@ class GoldenModel:
     def linear(self, x: np.ndarray, x_frac: int, name: str, site: str) -> np.ndarray:
         words, b = self.w[name]
         self.ops["macs"] += x.shape[0] * words.shape[0] * words.shape[1]
+        self.ops["act_reads"] += x.size
+        self.ops["act_writes"] += x.shape[0] * words.shape[0]
+        self.ops["weight_buffer_bytes"] += self.w_bytes[name]
         acc = matmul_exact(x, words.T)
         return requantize(acc, x_frac + FIXED_SHIFT - b, self.fmt[site], self.sat, site,
                           self.t.vectors[f"{name}.bias"] if f"{name}.bias" in self.t.vectors else None)
@@ -105,6 +109,8 @@ class GoldenModel:
                                self.sat, "ctx")
         self.ops["macs"] += 2 * len(live) * n * n * d
         self.ops["sfu"] += 2 * len(live) * n * n
+        self.ops["act_reads"] += 3 * len(live) * n * d + 2 * len(live) * n * n
+        self.ops["act_writes"] += len(live) * n * (n + d)
         return self.linear(ctx.transpose(1, 0, 2).reshape(n, nh * d), f["v"], "layer.o", "hidden")
 
     def layer(self, x: np.ndarray) -> np.ndarray:

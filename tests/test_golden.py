@@ -165,6 +165,10 @@ def test_operation_counts_follow_the_dimensions(shipped):
     assert r.ops["phase1"]["macs"] == n * c.embed_dim * c.hidden + layer + ramp
     assert r.ops["phase2"]["macs"] == (c.layers - 1) * (layer + ramp)
     assert r.ops["phase1"]["offchip_bytes"] == GoldenModel(hw).t.word_table.row_bytes(np.full(n, 2000))
+    per_layer = sum(hw.matrices[f"layer.{p}"].stored_bytes() for p in ("q", "k", "v", "o", "ffn1", "ffn2"))
+    ramp_bytes = lambda i: sum(hw.matrices[f"ramps.{i}.{p}"].stored_bytes() for p in ("pooler", "classifier"))
+    assert r.ops["phase2"]["weight_buffer_bytes"] == (c.layers - 1) * per_layer + sum(ramp_bytes(i) for i in range(1, c.layers))
+    assert r.ops["phase1"]["act_writes"] > n * c.hidden
 
 
 def test_golden_rejects_bad_input(shipped):
