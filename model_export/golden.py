@@ -61,14 +61,14 @@ class GoldenModel:
 
     # ---- operators ----------------------------------------------------------------------
     def linear(self, x: np.ndarray, x_frac: int, name: str, site: str) -> np.ndarray:
-        words, b = self.w[name]
+        words, af_bias = self.w[name]
         self.ops["macs"] += x.shape[0] * words.shape[0] * words.shape[1]
         self.ops["act_reads"] += x.size
         self.ops["act_writes"] += x.shape[0] * words.shape[0]
         self.ops["weight_buffer_bytes"] += self.w_bytes[name]
         acc = matmul_exact(x, words.T)
-        return requantize(acc, x_frac + FIXED_SHIFT - b, self.fmt[site], self.sat, site,
-                          self.t.vectors[f"{name}.bias"] if f"{name}.bias" in self.t.vectors else None)
+        return requantize(acc, x_frac + FIXED_SHIFT - af_bias, self.fmt[site], self.sat, site,
+                          self.t.vectors.get(f"{name}.bias"))
 
     def layernorm(self, x: np.ndarray, prefix: str, site: str) -> np.ndarray:
         eps = self.eps_emb if site == "emb" else self.eps_hid
