@@ -7,6 +7,7 @@ import math
 import numpy as np
 import torch
 
+from ..early_exit import entropy as float_entropy
 from . import functions as fn
 from .fixed import Saturations, act, to_fixed
 
@@ -64,7 +65,6 @@ def special_function_errors(formats: dict[str, int], hidden: int, seed: int = 0)
                      fn.ln_q16(zz, tabs["ln1p"]) / 2 ** 16 - np.log(zz), 2 ** -16))
     fl = formats["logit"]
     logits = rng.integers(-(1 << 15), 1 << 15, size=(20000, 2))
-    from ..early_exit import entropy as float_entropy
     rows.append(_row("entropy", f"in Q.{fl}, out Q.16", "20000 random logit pairs",
                      "exp, ln, one exact division",
                      fn.entropy(logits, fl, tabs) / 2 ** 16 - float_entropy(logits / 2 ** fl), 2 ** -16))
