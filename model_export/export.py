@@ -24,6 +24,7 @@ from .config import ModelConfig
 from .numerics import adaptivfloat as af
 from .numerics import functions as fn
 from .numerics.fixed import Fmt, act, to_fixed
+from .package import load_task, predictor_table, read_versioned_json
 from .predictor import ROWS
 from .quant import SITES, quantize_table_np
 from .span import span_table
@@ -51,9 +52,6 @@ class AfTensor:
 
     def words(self, rows=None) -> np.ndarray:
         return af.decode_fixed(self.codes if rows is None else self.codes[rows])
-
-    def values(self) -> np.ndarray:
-        return af.decode(self.codes, self.bias)
 
     def row_bytes(self, rows) -> int:
         """Bytes fetched for these rows from bitmask-sparse storage: mask plus non-zero codes."""
@@ -268,12 +266,7 @@ def load_artifact(path: Path, tasks: list[str] | None = None) -> dict[str, HwTas
     mpath = root / MANIFEST
     if not mpath.is_file():
         raise ArtifactError(f"no accelerator artifact in {root} (missing {MANIFEST})")
-    try:
-        manifest = json.loads(mpath.read_text())
-    except json.JSONDecodeError as e:
-        raise ArtifactError(f"{mpath} is not valid JSON: {e}") from e
-    if manifest.get("format") != FORMAT:
-        raise ArtifactError(f"{mpath}: artifact format {manifest.get('format')!r}, this software reads {FORMAT!r}")
+    manifest = read_versioned_json(mpath, FORMAT, ArtifactError)
     reader = _BlobReader(root, manifest.get("blobs", {}))
     try:
         word = reader.get_af("word_embeddings", manifest["embedding"])
@@ -313,7 +306,6 @@ def export_model_dir(model_dir: Path, calibrate=None, out_dir: Path | None = Non
 
     A task trained with QAT carries its activation formats in task.json; for one that does not,
     `calibrate(task, model)` must supply them (post-training quantization)."""
-    from .package import load_task, predictor_table
     model_dir = Path(model_dir)
     names = sorted(p.parent.name for p in model_dir.glob("*/task.json"))
     if not names:

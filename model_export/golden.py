@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from threadpoolctl import threadpool_limits
+from tqdm import tqdm
 
 from .numerics import functions as fn
 from .numerics.adaptivfloat import FIXED_SHIFT
@@ -51,13 +52,18 @@ class GoldenModel:
         self.cfg = task.cfg
         self.fmt = {site: act(f) for site, f in task.formats.items()}
         self.frac = dict(task.formats)
-        self.w = {name: (t.words().astype(np.float64), t.bias) for name, t in task.matrices.items()}
+        tables = ("position", "token_type")
+        self.w = {name: (t.words().astype(np.float64), t.bias)
+                  for name, t in task.matrices.items() if name not in tables}
         self.w_bytes = {name: t.stored_bytes() for name, t in task.matrices.items()}
+        # Position and type rows as exact Q.14 words (value = word * 2^(bias - 14)).
+        self.pos14, self.type14 = (task.matrices[n].words() << task.matrices[n].bias for n in tables)
         self.tabs = task.tables
         self.eps_emb = fn.layernorm_eps(self.cfg.layer_norm_eps, self.cfg.embed_dim, self.frac["emb"])
         self.eps_hid = fn.layernorm_eps(self.cfg.layer_norm_eps, self.cfg.hidden, self.frac["hidden"])
         self.sat = Saturations()
         self.ops = Counter()
+        self.acc_shapes: dict[str, tuple[int, int]] = {}   # matrix -> (K, requantization shift)
 
     # ---- operators ----------------------------------------------------------------------
     def linear(self, x: np.ndarray, x_frac: int, name: str, site: str) -> np.ndarray:
@@ -67,6 +73,7 @@ class GoldenModel:
         self.ops["act_writes"] += x.shape[0] * words.shape[0]
         self.ops["weight_buffer_bytes"] += self.w_bytes[name]
         acc = matmul_exact(x, words.T)
+        self.acc_shapes[name] = (words.shape[1], x_frac + FIXED_SHIFT - af_bias - self.frac[site])
         return requantize(acc, x_frac + FIXED_SHIFT - af_bias, self.fmt[site], self.sat, site,
                           self.t.vectors.get(f"{name}.bias"))
 
@@ -82,10 +89,8 @@ class GoldenModel:
 
     def embed(self, ids: np.ndarray, types: np.ndarray) -> np.ndarray:
         """Word + position + type rows, decoded to one exact Q.14 sum, then the emb format."""
-        n = len(ids)
         word = self.t.word_table
-        total = (word.words(ids) << word.bias) + (self.t.position.words(np.arange(n)) << self.t.position.bias) \
-            + (self.t.token_type.words(types) << self.t.token_type.bias)
+        total = (word.words(ids) << word.bias) + self.pos14[: len(ids)] + self.type14[types]
         self.ops["offchip_bytes"] += word.row_bytes(ids)
         e = requantize(total, FIXED_SHIFT, self.fmt["emb"], self.sat, "emb")
         e = self.layernorm(e, "embed_ln", "emb")
@@ -195,9 +200,10 @@ class GoldenModel:
         if types.min() < 0 or types.max() >= self.cfg.type_vocab:
             raise ValueError(f"token type outside 0..{self.cfg.type_vocab - 1}")
 
-    def trace(self, ids, types) -> tuple[np.ndarray, np.ndarray]:
+    def trace(self, ids, types, hidden: list | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Every layer's off-ramp logits (L, classes) and entropies (L,), no early exit. Off-ramps
-        do not feed back, so any exit decision can be read off this trace."""
+        do not feed back, so any exit decision can be read off this trace. A `hidden` list
+        receives each layer's output as real values (for comparisons with torch)."""
         self.sat = Saturations()
         ids, types = np.asarray(ids, dtype=np.int64), np.asarray(types, dtype=np.int64)
         self._check_input(ids, types)
@@ -206,30 +212,18 @@ class GoldenModel:
             x = self.embed(ids, types)
             for layer in range(self.cfg.layers):
                 x = self.layer(x)
+                if hidden is not None:
+                    hidden.append(x / 2.0 ** self.frac["hidden"])
                 z, h = self.off_ramp(x, layer)
                 logits.append(z)
                 ents.append(h)
         self.ops = Counter()
         return np.array(logits), np.array(ents, dtype=np.int64)
 
-    # ---- float views for comparisons ----------------------------------------------------
-    def hidden_states(self, ids, types) -> list[np.ndarray]:
-        """Real-valued hidden state after each of the L layers (no early exit)."""
-        self.sat = Saturations()
-        out = []
-        with threadpool_limits(1, "blas"):
-            x = self.embed(np.asarray(ids), np.asarray(types))
-            for _ in range(self.cfg.layers):
-                x = self.layer(x)
-                out.append(x / 2.0 ** self.frac["hidden"])
-        self.ops = Counter()
-        return out
-
 
 def evaluate_set(model: GoldenModel, encoded, threshold_q16: int, progress: bool = True) -> dict:
     """Every sentence's per-layer logits (real), entropies (real, exactly the Q.16 words / 2^16)
     and predicted exit layer, plus the saturation counts over the set."""
-    from tqdm import tqdm
     L, C = model.cfg.layers, model.cfg.num_labels
     logits = np.zeros((len(encoded), L, C))
     ents = np.zeros((len(encoded), L))

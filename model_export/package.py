@@ -46,18 +46,23 @@ def save_task(model: EdgeBert, task: str, model_dir: Path, threshold: float,
     return task_dir
 
 
+def read_versioned_json(path: Path, fmt: str, error=ValueError) -> dict:
+    """A JSON manifest whose "format" field must be `fmt`; `error` names each problem."""
+    try:
+        manifest = json.loads(Path(path).read_text())
+    except json.JSONDecodeError as e:
+        raise error(f"{path} is not valid JSON: {e}") from e
+    if manifest.get("format") != fmt:
+        raise error(f"{path}: format {manifest.get('format')!r}, expected {fmt!r}")
+    return manifest
+
+
 def read_manifest(model_dir: Path, task: str) -> dict:
     get_task(task)
     path = Path(model_dir) / task / "task.json"
     if not path.is_file():
         raise FileNotFoundError(f"no trained {task} model in {model_dir} (missing {path})")
-    try:
-        manifest = json.loads(path.read_text())
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{path} is not valid JSON: {e}") from e
-    if manifest.get("format") != FORMAT:
-        raise ValueError(f"{path}: format {manifest.get('format')!r}, expected {FORMAT!r}")
-    return manifest
+    return read_versioned_json(path, FORMAT)
 
 
 def load_task(model_dir: Path, task: str) -> tuple[EdgeBert, dict]:

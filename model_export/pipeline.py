@@ -16,8 +16,7 @@ from . import evaluate as ev
 from . import predictor, teacher
 from .augment import Augmenter
 from .config import load_model_config
-from .data import (REPO_ROOT, Example, bucketed_batches, collate, encode_examples, get_task,
-                   read_examples, split_train)
+from .data import REPO_ROOT, Example, encode_examples, get_task, read_examples, split_train
 from .embedding import build_table, load_table, low_rank_basis, save_table
 from .export import export_model_dir
 from .model import PRUNABLE, EdgeBert
@@ -199,9 +198,7 @@ class Run:
         rng = random.Random(self.seed)
         train = self.encoded("train")
         sample = [train[i] for i in rng.sample(range(len(train)), min(hp.get("calibration_sentences", 4000), len(train)))]
-        formats = calibrate_formats(model, ((b.ids, b.token_types, b.pad_mask) for b in
-                                            (collate(sample, idx) for idx in bucketed_batches(sample, 64, False))),
-                                    hp.get("headroom", 1.5))
+        formats = calibrate_formats(model, sample, hp.get("headroom", 1.5))
         self.path("formats.json").write_text(json.dumps(formats, indent=1))
         model.set_hooks(FakeQuantHooks(formats))
         before = self._validator(model, "final")()

@@ -21,6 +21,7 @@ from collections import defaultdict
 import numpy as np
 import torch
 
+from .data import bucketed_batches, collate
 from .numerics import adaptivfloat as af
 from .numerics.fixed import ACT_BITS, fake_fixed
 from .numerics.functions import PROB_FRAC, TANH_FRAC
@@ -98,15 +99,16 @@ class FakeQuantHooks(FloatHooks):
 
 
 @torch.no_grad()
-def calibrate_formats(model, batches, headroom: float = 1.5) -> dict[str, int]:
-    """Activation formats from the float model's peaks over `batches` of (ids, types, mask)."""
+def calibrate_formats(model, encoded, headroom: float = 1.5, batch_size: int = 64) -> dict[str, int]:
+    """Activation formats from the float model's peaks over the `encoded` sentences."""
     hooks = ObserveHooks()
     previous = model.hooks
     model.set_hooks(hooks)
     model.eval()
     try:
-        for ids, types, mask in batches:
-            model(ids, types, mask)
+        for idx in bucketed_batches(encoded, batch_size, shuffle=False):
+            b = collate(encoded, idx)
+            model(b.ids, b.token_types, b.pad_mask)
     finally:
         model.set_hooks(previous)
     return hooks.formats(headroom)

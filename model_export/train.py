@@ -32,6 +32,16 @@ def distillation_loss(student: torch.Tensor, teacher: torch.Tensor, labels: torc
     return alpha_ce * F.cross_entropy(student, labels) + (1 - alpha_ce) * kl
 
 
+def layers_loss(logits: torch.Tensor, teacher: torch.Tensor, labels: torch.Tensor,
+                weights, temperature: float, alpha_ce: float) -> torch.Tensor:
+    """Distillation loss of the final classifier plus weights[l] x that of off-ramp l."""
+    loss = distillation_loss(logits[:, -1], teacher, labels, temperature, alpha_ce)
+    for l, w in enumerate(weights):
+        if w > 0:
+            loss = loss + w * distillation_loss(logits[:, l], teacher, labels, temperature, alpha_ce)
+    return loss
+
+
 def warmup_linear(total: int, warmup: int):
     """Learning-rate factor: linear warm-up over `warmup` steps, then linear decay to 0."""
     return lambda s: (s + 1) / max(1, warmup) if s < warmup else max(0.0, (total - s) / max(1, total - warmup))
@@ -163,17 +173,14 @@ def stage1(model: EdgeBert, encoded, teacher_logits, labels, hp: dict, validate,
                              end_step=int(hp["prune_end"] * trainer.total))
     L = model.cfg.layers
     ramp_w = torch.arange(1, L, dtype=torch.float32)
-    ramp_w = hp.get("ramp_weight", 0.0) * ramp_w / ramp_w.sum()
+    ramp_w = (hp.get("ramp_weight", 0.0) * ramp_w / ramp_w.sum()).tolist()   # PABEE-style: later layers weigh more
     T, a = hp["temperature"], hp["alpha_ce"]
 
     def loss_fn(b, t_logits, y):
         logits, hidden = model(b.ids, b.token_types, b.pad_mask, return_hidden=True)
-        loss = distillation_loss(logits[:, -1], t_logits, y, T, a)
+        loss = layers_loss(logits, t_logits, y, ramp_w, T, a)
         if distiller is not None:
             loss = loss + hidden_w * distiller.loss(b, hidden)
-        for l in range(L - 1):
-            if ramp_w[l] > 0:
-                loss = loss + ramp_w[l] * distillation_loss(logits[:, l], t_logits, y, T, a)
         return loss + hp["span_l1"] * model.layer.span_frac.clamp(0, 1).sum()
 
     def after_step(step):
@@ -218,14 +225,11 @@ def qat(model: EdgeBert, encoded, teacher_logits, labels, hp: dict, validate) ->
     named = dict(model.named_parameters())
     masks = {n: (named[n] != 0).float() for n in PRUNABLE}
     L = model.cfg.layers
-    ramp_w = hp.get("ramp_weight", 1.0) / (L - 1)
+    ramp_w = [hp.get("ramp_weight", 1.0) / (L - 1)] * (L - 1)   # every off-ramp alike
     T, a = hp["temperature"], hp["alpha_ce"]
 
     def loss_fn(b, t_logits, y):
-        logits = model(b.ids, b.token_types, b.pad_mask)
-        loss = distillation_loss(logits[:, -1], t_logits, y, T, a)
-        for l in range(L - 1):
-            loss = loss + ramp_w * distillation_loss(logits[:, l], t_logits, y, T, a)
+        loss = layers_loss(model(b.ids, b.token_types, b.pad_mask), t_logits, y, ramp_w, T, a)
         return loss + hp.get("span_l1", 0.0) * model.layer.span_frac.clamp(0, 1).sum()
 
     def keep_masks(step):

@@ -141,7 +141,7 @@ def _load_hw(task: str, model_dir: str | None):
 def export_cmd(model_dir, out_dir, calibrate, glue_dir, sentences, as_json):
     """Write the accelerator artifact (integer codes, words, tables) of every packaged task."""
     import random
-    from model_export.data import bucketed_batches, collate, encode_examples, get_task, read_examples
+    from model_export.data import encode_examples, get_task, read_examples
     from model_export.export import export_model_dir
     from model_export.package import DEFAULT_MODEL_DIR
     from model_export.quant import calibrate_formats
@@ -150,9 +150,7 @@ def export_cmd(model_dir, out_dir, calibrate, glue_dir, sentences, as_json):
     def calibrate_fn(task, model):
         examples = read_examples(get_task(task), "train", Path(glue_dir) if glue_dir else None)
         examples = random.Random(0).sample(examples, min(sentences, len(examples)))
-        enc = encode_examples(examples, Tokenizer(model.cfg.max_len))
-        batches = (collate(enc, idx) for idx in bucketed_batches(enc, 64, False))
-        return calibrate_formats(model, ((b.ids, b.token_types, b.pad_mask) for b in batches))
+        return calibrate_formats(model, encode_examples(examples, Tokenizer(model.cfg.max_len)))
 
     try:
         report = export_model_dir(Path(model_dir) if model_dir else DEFAULT_MODEL_DIR,

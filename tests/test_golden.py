@@ -10,6 +10,7 @@ import torch
 from model_export.data import encode_examples, get_task, read_examples
 from model_export.export import ArtifactError, export_task, load_artifact, save_artifact
 from model_export.golden import GoldenModel
+from model_export.numerics.fixed import accumulator_bits
 from model_export.package import DEFAULT_MODEL_DIR, load_task, predictor_table
 from model_export.quant import FakeQuantHooks, FloatHooks
 from model_export.tokenization import Tokenizer
@@ -116,8 +117,8 @@ def test_golden_matches_torch_per_layer(shipped, dev_sentences):
         runs[mode] = [torch_run(model, e) for e in dev_sentences]
     model.set_hooks(FloatHooks())
     for i, e in enumerate(dev_sentences):
-        g_hidden = golden.hidden_states(e.ids, e.token_types)
-        g_logits = golden.trace(e.ids, e.token_types)[0] / 2.0 ** hw.formats["logit"]
+        g_hidden = []
+        g_logits = golden.trace(e.ids, e.token_types, g_hidden)[0] / 2.0 ** hw.formats["logit"]
         for l, gh in enumerate(g_hidden):
             d_fq = np.abs(runs["fq"][i][1][l] - gh)
             worst["fq_max"] = max(worst["fq_max"], d_fq.max())
@@ -169,6 +170,16 @@ def test_operation_counts_follow_the_dimensions(shipped):
     ramp_bytes = lambda i: sum(hw.matrices[f"ramps.{i}.{p}"].stored_bytes() for p in ("pooler", "classifier"))
     assert r.ops["phase2"]["weight_buffer_bytes"] == (c.layers - 1) * per_layer + sum(ramp_bytes(i) for i in range(1, c.layers))
     assert r.ops["phase1"]["act_writes"] > n * c.hidden
+
+
+def test_accumulators_fit_40_bits_even_at_paper_dimensions(shipped):
+    """Every projection of the shipped model, with its real requantization shift, at its own K
+    and at ALBERT-base's largest K (3072), fits a 40-bit signed accumulator."""
+    golden = GoldenModel(shipped[2])
+    golden.trace([101, 2023, 3185, 102], [0, 0, 0, 0])
+    assert len(golden.acc_shapes) == 7 + 2 * golden.cfg.layers
+    for name, (k, shift) in golden.acc_shapes.items():
+        assert accumulator_bits(max(k, 3072), shift) <= 40, (name, k, shift)
 
 
 def test_golden_rejects_bad_input(shipped):

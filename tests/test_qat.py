@@ -43,7 +43,7 @@ def test_qat_trains_keeps_pruning_and_exports_faithfully():
             named[n].mul_(magnitude_mask(named[n], 0.5))
     enc, labels, teacher = toy_data()
     b = collate(enc, list(range(len(enc))))
-    formats = calibrate_formats(model, [(b.ids, b.token_types, b.pad_mask)])
+    formats = calibrate_formats(model, enc)
     model.set_hooks(FakeQuantHooks(formats))
     hp = {"seed": 0, "epochs": 6, "batch_size": 32, "lr": 3e-3, "warmup": 0.1,
           "temperature": 1.0, "alpha_ce": 0.5, "ramp_weight": 1.0}

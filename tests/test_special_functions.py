@@ -7,7 +7,8 @@ import torch
 
 from model_export.early_exit import entropy as float_entropy
 from model_export.numerics import functions as fn
-from model_export.numerics.fixed import Fmt, Saturations, act, requantize, round_shift, to_fixed
+from model_export.numerics.fixed import (Fmt, Saturations, accumulator_bits, act, requantize,
+                                         round_shift, to_fixed)
 
 TABS = fn.tables()
 ALL16 = np.arange(-(1 << 15), 1 << 15, dtype=np.int64)
@@ -98,11 +99,13 @@ def test_layernorm_intermediates_fit_int64_at_paper_width():
     assert np.abs(out / 2 ** 12).max() == pytest.approx(1.0, abs=1e-3)
 
 
-def test_mac_accumulator_bound_at_paper_dimensions():
-    """|acc| <= K * max|weight word| * max|activation| + |bias term| < 2^39 for K = 3072
-    (FFN2 of ALBERT-base), so a 40-bit accumulator (and float64 in the golden model) is exact."""
-    k, w_max, a_max = 3072, 3968, 2 ** 15
-    assert k * w_max * a_max + (2 ** 15 << 21) < 2 ** 39
+def test_accumulator_bits_bound():
+    from model_export.numerics.adaptivfloat import WORD_MAX
+    assert WORD_MAX == 3968
+    assert accumulator_bits(1, 0) == (3968 * 2 ** 15 + 2 ** 15).bit_length() + 1
+    # Products alone at ALBERT-base's longest dot product (FFN2, K = 3072) need 39 bits + sign.
+    assert accumulator_bits(3072, 0) == 40
+    assert accumulator_bits(3072, 24) == 41          # a large bias shift would not fit
 
 
 def test_entropy_matches_float_and_padding_is_never_seen():

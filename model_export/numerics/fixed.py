@@ -29,10 +29,6 @@ class Fmt:
     def hi(self) -> int:
         return (1 << (self.bits - 1)) - 1
 
-    @property
-    def max_value(self) -> float:
-        return self.hi / 2.0 ** self.frac
-
 
 def act(frac: int) -> Fmt:
     return Fmt(ACT_BITS, int(frac))
@@ -63,10 +59,6 @@ def to_fixed(x, frac: int) -> np.ndarray:
     return np.floor(np.asarray(x, dtype=np.float64) * 2.0 ** frac + 0.5).astype(np.int64)
 
 
-def to_real(x, frac: int) -> np.ndarray:
-    return np.asarray(x, dtype=np.float64) * 2.0 ** -frac
-
-
 def requantize(acc, acc_frac: int, fmt: Fmt, sat: Saturations, site: str,
                bias=None) -> np.ndarray:
     """An accumulator with `acc_frac` fraction bits (plus an optional bias already in `fmt`)
@@ -78,6 +70,14 @@ def requantize(acc, acc_frac: int, fmt: Fmt, sat: Saturations, site: str,
         acc = acc + (b << s) if s >= 0 else (acc << -s) + b
         s = max(s, 0)
     return sat.clip(round_shift(acc, s), fmt, site)
+
+
+def accumulator_bits(k: int, shift: int, act_bits: int = ACT_BITS, word_max: int = 3968) -> int:
+    """Signed bits a K-term MAC accumulator needs: K products of an activation and a weight word
+    (|w| <= 3968, the largest AdaptivFloat word), plus a bias word shifted left by the
+    requantization shift."""
+    bound = k * word_max * (1 << (act_bits - 1)) + ((1 << (act_bits - 1)) << max(shift, 0))
+    return bound.bit_length() + 1
 
 
 def matmul_exact(a: np.ndarray, b: np.ndarray) -> np.ndarray:
