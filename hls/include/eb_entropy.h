@@ -1,0 +1,45 @@
+// Off-ramp entropy in nats, Q.16: H = ln(sum e^x) - sum(x e^x) / sum(e^x), x = logit - max,
+// over the task's real classes only (a padded lane would bias H), and the natural log
+// ln z = k ln 2 + ln(1 + f) for z = (1 + f) 2^k.
+// Golden semantics: model_export/numerics/functions.py (ln_q16, entropy).
+#ifndef EB_ENTROPY_H
+#define EB_ENTROPY_H
+
+#include "eb_softmax.h"
+
+namespace eb {
+
+const int ENTROPY_FRAC = 16;
+const wide_t LN2_Q32 = 2977044472LL;   // round(ln 2 * 2^32)
+
+inline wide_t ln_q16(wide_t z, const table_word_t *ln1p_tab) {
+    int k = 0;
+    for (int b = 62; b > 0; b--)                       // priority encoder: floor(log2 z)
+        if ((z >> b) & 1) { k = b; break; }
+    const wide_t mant = z - (wide_t(1) << k);
+    const wide_t f = k >= Q16 ? wide_t(mant >> (k - Q16)) : wide_t(mant * (wide_t(1) << (Q16 - k)));
+    return round_shift(wide_t(k) * LN2_Q32, 32 - Q16) + pwl_interp(ln1p_tab, int(f >> 8), f & 255, 8);
+}
+
+inline wide_t entropy_q16(const wide_t *logits, int classes, int frac, const table_word_t *exp2_tab,
+                          const table_word_t *ln1p_tab, Counters &cnt) {
+    wide_t peak = logits[0];
+    for (int c = 1; c < classes; c++)
+        if (logits[c] > peak) peak = logits[c];
+    wide_t z = 0, neg_a = 0;
+    for (int c = 0; c < classes; c++) {
+        const wide_t x = logits[c] - peak;
+        const wide_t e = exp_neg(x, frac, exp2_tab);
+        z += e;
+        neg_a -= x * e;
+    }
+    const wide_t ln_term = ln_q16(z, ln1p_tab) - round_shift(wide_t(PROB_FRAC) * LN2_Q32, 32 - Q16);
+    const wide_t b = (neg_a * (wide_t(1) << Q16)) / (z * (wide_t(1) << frac));
+    cnt.cycles(C_OFFRAMP, 2 * classes + LOG_CYCLES + DIV_CYCLES);
+    const wide_t h = ln_term + b;
+    return h > 0 ? h : wide_t(0);
+}
+
+}  // namespace eb
+
+#endif

@@ -1,0 +1,58 @@
+// The n x n MAC array and the requantizer on its drain path.
+//
+// Output-stationary: each tile of N output rows x N output columns accumulates over K cycles
+// (one operand pair per lane per cycle); its N^2 results drain through the requantizer N per
+// cycle while the next tile computes (double-buffered accumulators), so a tile occupies
+// max(K, N) cycles, and a matmul adds the pipeline fill MAC_PIPE once. Lanes beyond the real
+// rows/columns are idle (clock-gated): the C-simulation computes only real lanes, the cycle
+// count is that of whole tiles. Golden semantics: numerics.fixed.matmul_exact + requantize.
+#ifndef EB_MAC_H
+#define EB_MAC_H
+
+#include "eb_schedule.h"
+
+namespace eb {
+
+// acc (acc_frac fraction bits) + bias (in the output format) -> output word, rounded once,
+// saturating: numerics.fixed.requantize. `shift` = acc_frac - out_frac.
+inline wide_t requantize(wide_t acc, int shift, wide_t bias, SatCounter &sat) {
+    const wide_t v = shift >= 0 ? round_shift(wide_t(acc + bias * (wide_t(1) << shift)), shift)
+                                : wide_t(acc * (wide_t(1) << (-shift)) + bias);
+    return sat.clip16(v);
+}
+
+// C[i][j] = sum_k A(i, k) * B(k, j) for i < M, j < cols; `out(i, j, acc)` consumes each result.
+// A and B are operand-fetch functors (activation buffers or decoded weight codes).
+template <class AFetch, class BFetch, class Out>
+void mac_array(int M, int cols, int K, const AFetch &a, const BFetch &b, Out &out,
+               Counters &cnt, Counter kind) {
+    for (int i0 = 0; i0 < M; i0 += N) {
+        const int mi = M - i0 < N ? M - i0 : N;
+        for (int j0 = 0; j0 < cols; j0 += N) {
+            const int nj = cols - j0 < N ? cols - j0 : N;
+            mac_t acc[N][N];
+            for (int i = 0; i < N; i++)
+                for (int j = 0; j < N; j++) acc[i][j] = 0;
+            for (int k = 0; k < K; k++) {
+#pragma HLS PIPELINE II=1
+                for (int i = 0; i < mi; i++) {
+#pragma HLS UNROLL
+                    const auto x = a(i0 + i, k);
+                    for (int j = 0; j < nj; j++) {
+#pragma HLS UNROLL
+                        acc[i][j] += x * b(k, j0 + j);
+                    }
+                }
+            }
+            for (int i = 0; i < mi; i++)
+                for (int j = 0; j < nj; j++) out(i0 + i, j0 + j, wide_t(acc[i][j]));
+            cnt.cycles(kind, K > N ? K : N);
+            cnt.v[C_MACS] += int64_t(mi) * nj * K;
+        }
+    }
+    cnt.cycles(kind, MAC_PIPE);
+}
+
+}  // namespace eb
+
+#endif

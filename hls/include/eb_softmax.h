@@ -1,0 +1,51 @@
+// Softmax over one row of attention scores, with the adaptive-span mask, as UQ1.15.
+// e^x = 2^(x log2 e): an integer shift and a table-interpolated 2^f; the row's reciprocal is one
+// exact division floor(2^40 / sum). The mask (by query-key distance) multiplies afterwards.
+// Golden semantics: model_export/numerics/functions.py (exp_neg, softmax, apply_span_mask).
+#ifndef EB_SOFTMAX_H
+#define EB_SOFTMAX_H
+
+#include "eb_pwl.h"
+#include "eb_schedule.h"
+
+namespace eb {
+
+const int PROB_FRAC = 15;
+const wide_t LOG2E_Q16 = 94548;    // round(log2(e) * 2^16)
+const int RECIP_SHIFT = 40;
+typedef uint16_t prob_t;           // 0 .. 32768 (UQ1.15); native in both type families
+
+// e^x for a word x <= 0 with frac fraction bits, as UQ1.15.
+inline wide_t exp_neg(wide_t x, int frac, const table_word_t *exp2_tab) {
+    const wide_t t = round_shift(x * LOG2E_Q16, frac);      // x log2(e), Q.16, <= 0
+    const wide_t k = t >> Q16;
+    const wide_t f = t & ((wide_t(1) << Q16) - 1);
+    const wide_t v = pwl_interp(exp2_tab, int(f >> 8), f & 255, 8);   // 2^f, Q.16
+    const wide_t shift = 1 - k;
+    return shift > 18 ? wide_t(0) : round_shift(v, int(shift));
+}
+
+// probs[j] for scores[0..len) of query `row`; span[d] is the mask at query-key distance d.
+inline void softmax_row(const act_t *scores, int len, int row, int frac, const table_word_t *exp2_tab,
+                        const prob_t *span, prob_t *probs, Counters &cnt) {
+    wide_t peak = scores[0];
+    for (int j = 1; j < len; j++)
+        if (wide_t(scores[j]) > peak) peak = scores[j];
+    wide_t sum = 0;
+    wide_t e[EB_MAX_LEN];
+    for (int j = 0; j < len; j++) {
+        e[j] = exp_neg(wide_t(scores[j]) - peak, frac, exp2_tab);
+        sum += e[j];
+    }
+    const wide_t recip = (wide_t(1) << RECIP_SHIFT) / sum;   // sum >= 2^15: e^0 is in it
+    for (int j = 0; j < len; j++) {
+        const wide_t p = round_shift(e[j] * recip, RECIP_SHIFT - PROB_FRAC);
+        const int dist = j > row ? j - row : row - j;
+        probs[j] = prob_t(round_shift(p * wide_t(span[dist]), PROB_FRAC));
+    }
+    cnt.cycles(C_SOFTMAX, SOFTMAX_PASSES * ceil_div(len, N) + DIV_CYCLES);
+}
+
+}  // namespace eb
+
+#endif

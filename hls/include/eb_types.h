@@ -1,0 +1,93 @@
+// Data types, build-time limits and the integer helpers every kernel shares.
+//
+// The arithmetic contract is the golden model (model_export/golden.py and
+// model_export/numerics/): round half up by (x + 2^(s-1)) >> s with an arithmetic shift, floor
+// division of non-negative integers, saturation counted, never hidden.
+//
+// Two type families with identical results:
+//   * ap_int / ap_uint (the default, and what Vitis HLS synthesizes), and
+//   * native C++ integers (EB_NATIVE_TYPES), for fast C-simulation.
+// Every value is proven to fit the narrower ap width (docs/numerics.md: accumulator bounds),
+// so the two families compute the same numbers; tests build both and compare them.
+#ifndef EB_TYPES_H
+#define EB_TYPES_H
+
+#include <stdint.h>
+
+#ifndef EB_NATIVE_TYPES
+#include "ap_int.h"
+#endif
+
+// ---- build-time limits (on-chip buffer sizes); one bitstream serves any task within them ----
+#ifndef EB_N
+#define EB_N 16            // MAC array is EB_N x EB_N lanes (8 for PYNQ-Z2, 16 for ZU+)
+#endif
+#ifndef EB_MAX_LEN
+#define EB_MAX_LEN 128     // longest sentence (tokens)
+#endif
+#ifndef EB_MAX_E
+#define EB_MAX_E 128       // factorized embedding width
+#endif
+#ifndef EB_MAX_H
+#define EB_MAX_H 768       // hidden width
+#endif
+#ifndef EB_MAX_FFN
+#define EB_MAX_FFN 3072
+#endif
+#ifndef EB_MAX_HEADS
+#define EB_MAX_HEADS 12
+#endif
+#define EB_MAX_LAYERS 12
+#define EB_MAX_CLASSES 4
+#define EB_MAX_TYPES 2
+#define EB_PRED_ROWS 100   // EdgeBERT's predictor table: H1 = 0.00 .. 0.99
+
+namespace eb {
+
+const int N = EB_N;
+
+#ifdef EB_NATIVE_TYPES
+typedef int16_t act_t;     // activation word (16-bit two's complement)
+typedef uint8_t code_t;    // AdaptivFloat<8,3> weight code
+typedef int16_t word_t;    // decoded weight word, |w| <= 3968 (13 bits)
+typedef int64_t mac_t;     // MAC accumulator (needs 40 bits, see docs/numerics.md)
+typedef int64_t wide_t;    // special-function intermediates (LayerNorm sums reach 2^61)
+typedef uint32_t bus_t;    // one 32-bit word of an AXI master port
+#else
+typedef ap_int<16> act_t;
+typedef ap_uint<8> code_t;
+typedef ap_int<13> word_t;
+typedef ap_int<48> mac_t;
+typedef ap_int<64> wide_t;
+typedef ap_uint<32> bus_t;
+#endif
+
+const int ACT_BITS = 16;
+const int64_t ACT_MAX = 32767;
+const int64_t ACT_MIN = -32768;
+
+// x * 2^-s rounded half up (s > 0); an exact left shift for s <= 0. The left shift is a
+// multiplication so that negative values are well defined in C++14.
+inline wide_t round_shift(wide_t x, int s) {
+    if (s > 0) return (x + (wide_t(1) << (s - 1))) >> s;
+    return x * (wide_t(1) << (-s));
+}
+
+// Saturation events since the last reset: the hardware keeps a sticky counter; the golden model
+// counts the same events.
+struct SatCounter {
+    int64_t count;
+    SatCounter() : count(0) {}
+    wide_t clip(wide_t x, wide_t lo, wide_t hi) {
+        if (x > hi) { count++; return hi; }
+        if (x < lo) { count++; return lo; }
+        return x;
+    }
+    wide_t clip16(wide_t x) { return clip(x, ACT_MIN, ACT_MAX); }
+};
+
+inline int ceil_div(int a, int b) { return (a + b - 1) / b; }
+
+}  // namespace eb
+
+#endif

@@ -1,0 +1,464 @@
+// The EdgeBERT layer engine: on-chip state and the four commands (load shared tables, load a
+// task, phase 1, phase 2). The synthesizable top function (edgebert_top.cpp) and the C-sim
+// bridge (bridge.cpp) both call accel_call(); the top keeps one static State, the bridge one
+// per handle.
+#ifndef EDGEBERT_ACCEL_H
+#define EDGEBERT_ACCEL_H
+
+#include "eb_af.h"
+#include "eb_entropy.h"
+#include "eb_exit.h"
+#include "eb_image.h"
+#include "eb_layernorm.h"
+#include "eb_mac.h"
+#include "eb_pwl.h"
+#include "eb_softmax.h"
+
+namespace eb {
+
+const int MAX_MATRICES = M_RAMPS + 2 * EB_MAX_LAYERS;
+const int MAX_VECTORS = V_RAMPS + 2 * EB_MAX_LAYERS;
+// Dense code buffer for every weight matrix of one task (EdgeBERT's weight buffer).
+const long WBUF_WORDS = long(EB_MAX_E) * EB_MAX_H + 4L * EB_MAX_H * EB_MAX_H
+                        + 2L * EB_MAX_H * EB_MAX_FFN + long(EB_MAX_LEN) * EB_MAX_E
+                        + long(EB_MAX_TYPES) * EB_MAX_E
+                        + long(EB_MAX_LAYERS) * (long(EB_MAX_H) * EB_MAX_H + long(EB_MAX_CLASSES) * EB_MAX_H);
+const long VBUF_WORDS = 6L * EB_MAX_H + EB_MAX_FFN + EB_MAX_E
+                        + long(EB_MAX_LAYERS) * (EB_MAX_H + EB_MAX_CLASSES);
+const long GBUF_WORDS = EB_MAX_E + 2L * EB_MAX_H;
+const int PRED_COLS = EB_MAX_LAYERS - 2;
+
+enum Site { F_EMB = 0, F_HIDDEN, F_Q, F_K, F_V, F_SCORE, F_FFN, F_POOL, F_LOGIT, N_SITES };
+
+struct MatrixDesc {
+    long offset;        // into wbuf
+    int rows, cols;     // (out, in) for layer weights: stored transposed, [in][out]
+    int af_bias;
+};
+
+struct State {
+    // ---- loaded once per bitstream ----
+    bool tables_loaded;
+    table_word_t exp2[EXP2_LEN], gelu[GELU_LEN], tanh[TANH_LEN], ln1p[LN1P_LEN];
+    // ---- loaded once per task ----
+    bool task_loaded;
+    int E, H, heads, head_dim, ffn, layers, max_len, classes, types;
+    int frac[N_SITES];
+    int64_t eps_emb, eps_hid;
+    uint32_t live_heads;
+    MatrixDesc mat[MAX_MATRICES];
+    long vec_off[MAX_VECTORS];
+    long gain_off[N_GAINS];
+    code_t wbuf[WBUF_WORDS];
+    act_t vbuf[VBUF_WORDS];
+    gain_t gbuf[GBUF_WORDS];
+    prob_t span[EB_MAX_HEADS][EB_MAX_LEN];
+    entropy_t predictor[EB_PRED_ROWS * PRED_COLS];
+    // ---- per sentence ----
+    bool phase1_done;
+    int len;
+    act_t x[EB_MAX_LEN][EB_MAX_H];         // the hidden state, kept on chip between phases
+    act_t q[EB_MAX_LEN][EB_MAX_H], k[EB_MAX_LEN][EB_MAX_H], v[EB_MAX_LEN][EB_MAX_H];
+    act_t ctx[EB_MAX_LEN][EB_MAX_H], tmp[EB_MAX_LEN][EB_MAX_H];
+    act_t ffn_buf[EB_MAX_LEN][EB_MAX_FFN];
+    act_t emb[EB_MAX_LEN][EB_MAX_E];
+    act_t scores[EB_MAX_LEN][EB_MAX_LEN];
+    prob_t probs[EB_MAX_LEN][EB_MAX_LEN];
+    SatCounter sat;
+    Counters cnt;
+};
+
+inline uint32_t u32(const bus_t &w) {
+#ifdef EB_NATIVE_TYPES
+    return w;
+#else
+    return w.to_uint();
+#endif
+}
+
+// ---- operand fetch and drain functors for the MAC array ------------------------------------
+struct ActRows {                      // A(i, k) = base[i * stride + k]
+    const act_t *base;
+    int stride;
+    act_t operator()(int i, int k) const { return base[i * stride + k]; }
+};
+struct ProbRows {
+    const prob_t *base;
+    int stride;
+    prob_t operator()(int i, int k) const { return base[i * stride + k]; }
+};
+struct CodeCols {                     // B(k, j) = decoded weight of output j, input k
+    const code_t *wt;
+    int cols;
+    int operator()(int k, int j) const { return af_word(int(wt[long(k) * cols + j])); }
+};
+struct ActCols {                      // B(k, j) = base[j * stride + k]  (K^T)
+    const act_t *base;
+    int stride;
+    act_t operator()(int k, int j) const { return base[j * stride + k]; }
+};
+
+struct LinearOut {                    // requantize + bias [+ residual], saturating
+    act_t *y;
+    int stride, shift;
+    const act_t *bias;
+    const act_t *residual;            // null: none
+    SatCounter *sat;
+    void operator()(int i, int j, wide_t acc) {
+        wide_t v = requantize(acc, shift, bias ? wide_t(bias[j]) : wide_t(0), *sat);
+        if (residual) v = sat->clip16(v + wide_t(residual[i * stride + j]));
+        y[i * stride + j] = act_t(v);
+    }
+};
+struct GeluOut {                      // requantize + bias, then GELU on the drain path
+    act_t *y;
+    int stride, shift, frac;
+    const act_t *bias;
+    const table_word_t *tab;
+    SatCounter *sat;
+    void operator()(int i, int j, wide_t acc) {
+        const wide_t h = requantize(acc, shift, wide_t(bias[j]), *sat);
+        y[i * stride + j] = act_t(gelu(h, frac, frac, tab, *sat));
+    }
+};
+
+// ---- operators -------------------------------------------------------------------------------
+// y = x W^T + b for rows of x (x_frac fraction bits), into out_frac.
+inline void linear(State &s, const act_t *x, int x_stride, int rows, int x_frac, int m, int vec,
+                   int out_frac, act_t *y, int y_stride, const act_t *residual, Counter kind) {
+    const MatrixDesc &d = s.mat[m];
+    ActRows a = {x, x_stride};
+    CodeCols b = {&s.wbuf[d.offset], d.rows};
+    LinearOut out = {y, y_stride, x_frac + AF_FIXED_SHIFT - d.af_bias - out_frac,
+                     &s.vbuf[s.vec_off[vec]], residual, &s.sat};
+    mac_array(rows, d.rows, d.cols, a, b, out, s.cnt, kind);
+}
+
+inline void embed(State &s, const bus_t *embedding, const bus_t *tokens) {
+    const int idx_off = int(u32(embedding[5]));
+    const int rec_off = int(u32(embedding[6])), af_bias = int(u32(embedding[4]));
+    const int mask_words = ceil_div(s.E, 32);
+    const MatrixDesc &pos = s.mat[M_POSITION], &typ = s.mat[M_TYPE];
+    for (int t = 0; t < s.len; t++) {
+        const uint32_t tok = u32(tokens[t]);
+        const int id = int(tok & 0xFFFF), type = int(tok >> 16);
+        const uint32_t rec = u32(embedding[idx_off + id]);
+        const int rec_words = int(u32(embedding[idx_off + id + 1]) - rec);
+        const long base = long(rec_off) + rec;
+        int code_i = 0;
+        for (int c = 0; c < s.E; c++) {
+            const bool nz = (u32(embedding[base + c / 32]) >> (c % 32)) & 1;
+            wide_t word = 0;
+            if (nz) {
+                const uint32_t w = u32(embedding[base + mask_words + code_i / 4]);
+                word = af_word(int((w >> (8 * (code_i % 4))) & 0xFF));
+                code_i++;
+            }
+            const wide_t total = word * (wide_t(1) << af_bias)
+                + wide_t(af_word(int(s.wbuf[pos.offset + long(t) * pos.cols + c]))) * (wide_t(1) << pos.af_bias)
+                + wide_t(af_word(int(s.wbuf[typ.offset + long(type) * typ.cols + c]))) * (wide_t(1) << typ.af_bias);
+            s.emb[t][c] = act_t(s.sat.clip16(round_shift(total, AF_FIXED_SHIFT - s.frac[F_EMB])));
+        }
+        s.cnt.cycles(C_EMBED, 2 * AXI_LATENCY + 1 + rec_words + ceil_div(s.E, N));
+        s.cnt.v[C_OFFCHIP_WORDS] += 1 + rec_words;
+    }
+    for (int t = 0; t < s.len; t++)
+        layernorm_row(s.emb[t], s.E, s.frac[F_EMB], &s.gbuf[s.gain_off[G_EMBED]],
+                      &s.vbuf[s.vec_off[V_EMBED_BETA]], s.eps_emb, s.emb[t], s.sat, s.cnt);
+    linear(s, &s.emb[0][0], EB_MAX_E, s.len, s.frac[F_EMB], M_EMBED_PROJ, V_EMBED_PROJ,
+           s.frac[F_HIDDEN], &s.x[0][0], EB_MAX_H, 0, C_LINEAR);
+}
+
+inline void attention(State &s) {
+    const int n = s.len, d = s.head_dim;
+    const int fh = s.frac[F_HIDDEN];
+    linear(s, &s.x[0][0], EB_MAX_H, n, fh, M_Q, V_Q, s.frac[F_Q], &s.q[0][0], EB_MAX_H, 0, C_LINEAR);
+    linear(s, &s.x[0][0], EB_MAX_H, n, fh, M_K, V_K, s.frac[F_K], &s.k[0][0], EB_MAX_H, 0, C_LINEAR);
+    linear(s, &s.x[0][0], EB_MAX_H, n, fh, M_V, V_V, s.frac[F_V], &s.v[0][0], EB_MAX_H, 0, C_LINEAR);
+    for (int h = 0; h < s.heads; h++) {
+        if (!((s.live_heads >> h) & 1)) {       // span 0: dropped from the schedule
+            for (int i = 0; i < n; i++)
+                for (int j = 0; j < d; j++) s.ctx[i][h * d + j] = 0;
+            continue;
+        }
+        ActRows qa = {&s.q[0][h * d], EB_MAX_H};
+        ActCols kb = {&s.k[0][h * d], EB_MAX_H};
+        LinearOut so = {&s.scores[0][0], EB_MAX_LEN, s.frac[F_Q] + s.frac[F_K] - s.frac[F_SCORE], 0, 0, &s.sat};
+        mac_array(n, n, d, qa, kb, so, s.cnt, C_ATTENTION);
+        for (int i = 0; i < n; i++)
+            softmax_row(s.scores[i], n, i, s.frac[F_SCORE], s.exp2, s.span[h], s.probs[i], s.cnt);
+        ProbRows pa = {&s.probs[0][0], EB_MAX_LEN};
+        ActRows vb = {&s.v[0][h * d], EB_MAX_H};        // B(k, j) = V[k][j]
+        LinearOut co = {&s.ctx[0][h * d], EB_MAX_H, PROB_FRAC, 0, 0, &s.sat};
+        mac_array(n, d, n, pa, vb, co, s.cnt, C_ATTENTION);
+    }
+    linear(s, &s.ctx[0][0], EB_MAX_H, n, s.frac[F_V], M_O, V_O, fh, &s.tmp[0][0], EB_MAX_H,
+           &s.x[0][0], C_LINEAR);
+}
+
+inline void encoder_layer(State &s) {
+    const int n = s.len, fh = s.frac[F_HIDDEN], ff = s.frac[F_FFN];
+    attention(s);                                             // tmp = x + attention(x)
+    for (int i = 0; i < n; i++)
+        layernorm_row(s.tmp[i], s.H, fh, &s.gbuf[s.gain_off[G_LN1]], &s.vbuf[s.vec_off[V_LN1_BETA]],
+                      s.eps_hid, s.x[i], s.sat, s.cnt);
+    const MatrixDesc &w1 = s.mat[M_FFN1];
+    ActRows a1 = {&s.x[0][0], EB_MAX_H};
+    CodeCols b1 = {&s.wbuf[w1.offset], w1.rows};
+    GeluOut g = {&s.ffn_buf[0][0], EB_MAX_FFN, fh + AF_FIXED_SHIFT - w1.af_bias - ff, ff,
+                 &s.vbuf[s.vec_off[V_FFN1]], s.gelu, &s.sat};
+    mac_array(n, w1.rows, w1.cols, a1, b1, g, s.cnt, C_LINEAR);
+    linear(s, &s.ffn_buf[0][0], EB_MAX_FFN, n, ff, M_FFN2, V_FFN2, fh, &s.tmp[0][0], EB_MAX_H,
+           &s.x[0][0], C_LINEAR);
+    for (int i = 0; i < n; i++)
+        layernorm_row(s.tmp[i], s.H, fh, &s.gbuf[s.gain_off[G_LN2]], &s.vbuf[s.vec_off[V_LN2_BETA]],
+                      s.eps_hid, s.x[i], s.sat, s.cnt);
+}
+
+// Off-ramp of layer l (0-based) on the [CLS] row: logits (words) and entropy (Q.16).
+inline entropy_t off_ramp(State &s, int l, wide_t *logits) {
+    act_t pooled[EB_MAX_H], t[EB_MAX_H], z[EB_MAX_CLASSES];
+    linear(s, &s.x[0][0], EB_MAX_H, 1, s.frac[F_HIDDEN], M_RAMPS + 2 * l, V_RAMPS + 2 * l,
+           s.frac[F_POOL], pooled, EB_MAX_H, 0, C_OFFRAMP);
+    for (int j = 0; j < s.H; j++) t[j] = act_t(tanh_q14(pooled[j], s.frac[F_POOL], s.tanh));
+    linear(s, t, EB_MAX_H, 1, TANH_FRAC, M_RAMPS + 2 * l + 1, V_RAMPS + 2 * l + 1, s.frac[F_LOGIT], z,
+           EB_MAX_CLASSES, 0, C_OFFRAMP);
+    for (int c = 0; c < s.classes; c++) logits[c] = z[c];
+    return entropy_t(entropy_q16(logits, s.classes, s.frac[F_LOGIT], s.exp2, s.ln1p, s.cnt));
+}
+
+// ---- commands ----------------------------------------------------------------------------------
+struct Reader {                       // sequential reads from an image, never past its end
+    const bus_t *img;
+    long pos, words;
+    bool ok;
+    uint32_t next() {
+        if (pos >= words) { ok = false; return 0; }
+        return u32(img[pos++]);
+    }
+};
+
+inline int load_shared(State &s, const bus_t *img, long words) {
+    Reader r = {img, 0, words, true};
+    if (r.next() != SHARED_MAGIC || r.next() != IMAGE_VERSION) return ST_BAD_IMAGE;
+    const int lens[4] = {EXP2_LEN, GELU_LEN, TANH_LEN, LN1P_LEN};
+    table_word_t *tabs[4] = {s.exp2, s.gelu, s.tanh, s.ln1p};
+    for (int t = 0; t < 4; t++)
+        if (int(r.next()) != lens[t]) return ST_BAD_IMAGE;
+    for (int t = 0; t < 4; t++)
+        for (int i = 0; i < lens[t]; i++) tabs[t][i] = table_word_t(int32_t(r.next()));
+    if (!r.ok || r.pos != words) return ST_BAD_IMAGE;
+    s.tables_loaded = true;
+    s.cnt.v[C_CYCLES] += words;
+    s.cnt.v[C_OFFCHIP_WORDS] += words;
+    return ST_OK;
+}
+
+// One matrix: header, bitmask, codes, written dense (transposed for layer weights).
+inline int load_matrix(State &s, Reader &r, int m, long &wpos, int rows, int cols, bool transpose) {
+    MatrixDesc &d = s.mat[m];
+    d.rows = int(r.next());
+    d.cols = int(r.next());
+    d.af_bias = int(r.next());
+    const long nnz = long(r.next());
+    if (!r.ok || d.rows != rows || d.cols != cols || d.af_bias < 0 || d.af_bias > 7) return ST_BAD_IMAGE;
+    const long size = long(rows) * cols;
+    if (wpos + size > WBUF_WORDS) return ST_IMAGE_TOO_LARGE;
+    d.offset = wpos;
+    const long mask_pos = r.pos, codes_pos = r.pos + (size + 31) / 32;
+    if (codes_pos + (nnz + 3) / 4 > r.words) { r.ok = false; return ST_BAD_IMAGE; }
+    long ci = 0;
+    for (int i = 0; i < rows; i++)
+        for (int j = 0; j < cols; j++) {
+            const long e = long(i) * cols + j;
+            code_t c = 0;
+            if ((u32(r.img[mask_pos + e / 32]) >> (e % 32)) & 1) {
+                if (ci >= nnz) return ST_BAD_IMAGE;
+                c = code_t((u32(r.img[codes_pos + ci / 4]) >> (8 * (ci % 4))) & 0xFF);
+                if ((int(c) & 0x7F) == 0) return ST_BAD_IMAGE;          // zero among the non-zeros
+                ci++;
+            }
+            s.wbuf[wpos + (transpose ? long(j) * rows + i : e)] = c;
+        }
+    if (ci != nnz) return ST_BAD_IMAGE;
+    r.pos = codes_pos + (nnz + 3) / 4;
+    wpos += size;
+    return ST_OK;
+}
+
+inline int load_vector(Reader &r, long &pos, long capacity, long len, act_t *buf, long &off) {
+    if (long(r.next()) != len || !r.ok) return ST_BAD_IMAGE;
+    if (pos + len > capacity) return ST_IMAGE_TOO_LARGE;
+    off = pos;
+    for (long i = 0; i < len; i++) buf[pos + i] = act_t(int32_t(r.next()));
+    pos += len;
+    return r.ok ? ST_OK : ST_BAD_IMAGE;
+}
+
+inline int load_gain(Reader &r, long &pos, long len, gain_t *buf, long &off) {
+    if (long(r.next()) != len || !r.ok) return ST_BAD_IMAGE;
+    if (pos + len > GBUF_WORDS) return ST_IMAGE_TOO_LARGE;
+    off = pos;
+    for (long i = 0; i < len; i++) buf[pos + i] = gain_t(int32_t(r.next()));
+    pos += len;
+    return r.ok ? ST_OK : ST_BAD_IMAGE;
+}
+
+inline int load_task(State &s, const bus_t *img, long words) {
+    s.task_loaded = false;
+    s.phase1_done = false;
+    if (words < TASK_HEADER_WORDS) return ST_BAD_IMAGE;
+    uint32_t h[TASK_HEADER_WORDS];
+    for (int i = 0; i < TASK_HEADER_WORDS; i++) h[i] = u32(img[i]);
+    if (h[TH_MAGIC] != TASK_MAGIC || h[TH_VERSION] != IMAGE_VERSION || long(h[TH_TOTAL_WORDS]) != words)
+        return ST_BAD_IMAGE;
+    s.E = int(h[TH_E]); s.H = int(h[TH_H]); s.heads = int(h[TH_HEADS]); s.ffn = int(h[TH_FFN]);
+    s.layers = int(h[TH_LAYERS]); s.max_len = int(h[TH_MAX_LEN]); s.classes = int(h[TH_CLASSES]);
+    s.types = int(h[TH_TYPES]);
+    if (s.E < 1 || s.H < 1 || s.heads < 1 || s.ffn < 1 || s.classes < 2 || s.types < 1 || s.layers < 2
+        || s.max_len < 1 || s.H % s.heads)
+        return ST_BAD_IMAGE;
+    if (s.E > EB_MAX_E || s.H > EB_MAX_H || s.heads > EB_MAX_HEADS || s.ffn > EB_MAX_FFN
+        || s.layers > EB_MAX_LAYERS || s.max_len > EB_MAX_LEN || s.classes > EB_MAX_CLASSES
+        || s.types > EB_MAX_TYPES)
+        return ST_IMAGE_TOO_LARGE;
+    s.head_dim = s.H / s.heads;
+    for (int f = 0; f < N_SITES; f++) {
+        s.frac[f] = int(h[TH_FRAC_EMB + f]);
+        if (s.frac[f] < 0 || s.frac[f] > 15) return ST_BAD_IMAGE;
+    }
+    s.eps_emb = int64_t(h[TH_EPS_EMB_LO]) | (int64_t(h[TH_EPS_EMB_HI]) << 32);
+    s.eps_hid = int64_t(h[TH_EPS_HID_LO]) | (int64_t(h[TH_EPS_HID_HI]) << 32);
+    s.live_heads = h[TH_LIVE_HEADS];
+
+    Reader r = {img, TASK_HEADER_WORDS, words, true};
+    long wpos = 0;
+    const int H = s.H, E = s.E, F = s.ffn, C = s.classes;
+    const int shapes[M_RAMPS][2] = {{H, E}, {H, H}, {H, H}, {H, H}, {H, H}, {F, H}, {H, F},
+                                    {s.max_len, E}, {s.types, E}};
+    int st = ST_OK;
+    for (int m = 0; m < M_RAMPS && st == ST_OK; m++)
+        st = load_matrix(s, r, m, wpos, shapes[m][0], shapes[m][1], m < M_POSITION);
+    for (int l = 0; l < s.layers && st == ST_OK; l++) {
+        st = load_matrix(s, r, M_RAMPS + 2 * l, wpos, H, H, true);
+        if (st == ST_OK) st = load_matrix(s, r, M_RAMPS + 2 * l + 1, wpos, C, H, true);
+    }
+    long vpos = 0;
+    const long vlens[V_RAMPS] = {H, H, H, H, H, F, H, E, H, H};
+    for (int v = 0; v < V_RAMPS && st == ST_OK; v++)
+        st = load_vector(r, vpos, VBUF_WORDS, vlens[v], s.vbuf, s.vec_off[v]);
+    for (int l = 0; l < s.layers && st == ST_OK; l++) {
+        st = load_vector(r, vpos, VBUF_WORDS, H, s.vbuf, s.vec_off[V_RAMPS + 2 * l]);
+        if (st == ST_OK) st = load_vector(r, vpos, VBUF_WORDS, C, s.vbuf, s.vec_off[V_RAMPS + 2 * l + 1]);
+    }
+    long gpos = 0;
+    const long glens[N_GAINS] = {E, H, H};
+    for (int g = 0; g < N_GAINS && st == ST_OK; g++) st = load_gain(r, gpos, glens[g], s.gbuf, s.gain_off[g]);
+    if (st != ST_OK) return st;
+    for (int hd = 0; hd < s.heads; hd++)
+        for (int d = 0; d < s.max_len; d++) s.span[hd][d] = prob_t(r.next());
+    for (int row = 0; row < EB_PRED_ROWS; row++)
+        for (int j = 0; j < s.layers - 2; j++) s.predictor[row * PRED_COLS + j] = entropy_t(int32_t(r.next()));
+    if (!r.ok || r.pos != words) return ST_BAD_IMAGE;
+    s.cnt.v[C_CYCLES] += words;
+    s.cnt.v[C_OFFCHIP_WORDS] += words;
+    s.task_loaded = true;
+    return ST_OK;
+}
+
+inline void put64(bus_t *out, int at, int64_t v) {
+    out[at] = bus_t(uint32_t(uint64_t(v) & 0xFFFFFFFFu));
+    out[at + 1] = bus_t(uint32_t(uint64_t(v) >> 32));
+}
+
+inline void write_results(State &s, bus_t *out, int exit_layer, const wide_t *logits) {
+    out[R_EXIT_LAYER] = bus_t(uint32_t(exit_layer));
+    for (int c = 0; c < EB_MAX_CLASSES; c++)
+        out[R_LOGITS + c] = bus_t(uint32_t(int32_t(c < s.classes ? int64_t(logits[c]) : 0)));
+    s.cnt.v[C_SATURATIONS] = s.sat.count;
+    for (int i = 0; i < N_COUNTERS; i++) put64(out, R_COUNTERS + 2 * i, s.cnt.v[i]);
+}
+
+inline int check_embedding(const State &s, const bus_t *emb) {
+    if (u32(emb[0]) != EMBED_MAGIC || u32(emb[1]) != IMAGE_VERSION || int(u32(emb[3])) != s.E
+        || u32(emb[4]) > 7)
+        return ST_BAD_EMBEDDING;
+    return ST_OK;
+}
+
+// Phase 1: embed + layer 1 + off-ramp 1 + exit gate + predicted exit layer.
+inline int phase1(State &s, const bus_t *embedding, const bus_t *tokens, int length, int threshold,
+                  bus_t *out) {
+    s.phase1_done = false;
+    if (!s.tables_loaded) return ST_NO_TABLES;
+    if (!s.task_loaded) return ST_NO_TASK;
+    if (length < 1 || length > s.max_len) return ST_BAD_LENGTH;
+    int st = check_embedding(s, embedding);
+    if (st != ST_OK) return st;
+    const uint32_t vocab = u32(embedding[2]);
+    for (int t = 0; t < length; t++) {
+        const uint32_t tok = u32(tokens[t]);
+        if ((tok & 0xFFFF) >= vocab || int(tok >> 16) >= s.types) return ST_BAD_TOKEN;
+    }
+    s.len = length;
+    s.sat.count = 0;
+    s.cnt.reset();
+    embed(s, embedding, tokens);
+    encoder_layer(s);
+    wide_t logits[EB_MAX_CLASSES];
+    const entropy_t h1 = off_ramp(s, 0, logits);
+    const int predicted = predict_exit_layer(h1, threshold, s.predictor, s.layers, s.cnt);
+    const bool exit_now = h1 < threshold;
+    for (int l = 0; l < EB_MAX_LAYERS; l++) out[R_ENTROPY + l] = 0;
+    out[R_ENTROPY] = bus_t(uint32_t(h1));
+    out[R_H1] = bus_t(uint32_t(h1));
+    out[R_PREDICTED] = bus_t(uint32_t(predicted));
+    out[R_EXIT_NOW] = bus_t(uint32_t(exit_now ? 1 : 0));
+    write_results(s, out, exit_now ? 1 : 0, logits);
+    s.phase1_done = true;
+    return ST_OK;
+}
+
+// Phase 2: layers 2..stop_layer from the on-chip hidden state, leaving at the first entropy
+// below the threshold.
+inline int phase2(State &s, int threshold, int stop_layer, bus_t *out) {
+    if (!s.task_loaded) return ST_NO_TASK;
+    if (!s.phase1_done) return ST_NO_PHASE1;
+    if (stop_layer < 2 || stop_layer > s.layers) return ST_BAD_STOP_LAYER;
+    s.phase1_done = false;                 // the hidden state moves on: phase 2 runs once
+    s.sat.count = 0;
+    s.cnt.reset();
+    wide_t logits[EB_MAX_CLASSES];
+    for (int l = 0; l < EB_MAX_LAYERS; l++) out[R_ENTROPY + l] = 0;
+    int layer = 2;
+    for (; layer <= stop_layer; layer++) {
+        encoder_layer(s);
+        const entropy_t h = off_ramp(s, layer - 1, logits);
+        out[R_ENTROPY + layer - 1] = bus_t(uint32_t(h));
+        s.cnt.cycles(C_OFFRAMP, 1);        // exit gate compare
+        if (h < threshold) break;
+    }
+    write_results(s, out, layer > stop_layer ? stop_layer : layer, logits);
+    return ST_OK;
+}
+
+inline int accel_call(State &s, int cmd, const bus_t *image, int image_words, const bus_t *embedding,
+                      const bus_t *tokens, int length, int threshold, int stop_layer, bus_t *results) {
+    switch (cmd) {
+    case CMD_LOAD_SHARED:
+    case CMD_LOAD_TASK: {
+        s.cnt.reset();
+        const int st = cmd == CMD_LOAD_SHARED ? load_shared(s, image, image_words)
+                                              : load_task(s, image, image_words);
+        for (int i = 0; i < N_COUNTERS; i++) put64(results, R_COUNTERS + 2 * i, s.cnt.v[i]);
+        return st;
+    }
+    case CMD_PHASE1: return phase1(s, embedding, tokens, length, threshold, results);
+    case CMD_PHASE2: return phase2(s, threshold, stop_layer, results);
+    default: return ST_BAD_COMMAND;
+    }
+}
+
+}  // namespace eb
+
+#endif

@@ -1,0 +1,218 @@
+"""The accelerator's C-simulation: build the HLS C++ with g++ and drive it through ctypes.
+
+The shared library is the HLS top-level code (`hls/src/edgebert_accel.h`) behind the
+`extern "C"` bridge (`hls/src/bridge.cpp`). Builds are cached under `build/csim/`, keyed by the
+sources and flags. Two arithmetic type families compile from the same C++:
+
+    ap      the hls4ml wheel's ap_int/ap_uint headers (what Vitis HLS synthesizes)
+    native  C++ integers of at least the same widths (fast C-simulation; same results)
+"""
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from model_export.data import REPO_ROOT
+
+HLS_DIR = REPO_ROOT / "hls"
+BUILD_DIR = REPO_ROOT / "build" / "csim"
+VARIANTS = ("native", "ap")
+RESULT_WORDS = 48
+COUNTERS = ("cycles", "linear", "attention", "softmax", "layernorm", "embed", "offramp", "macs",
+            "offchip_words", "saturations")
+CMD_LOAD_SHARED, CMD_LOAD_TASK, CMD_PHASE1, CMD_PHASE2 = 1, 2, 3, 4
+STATUS = {
+    1: "unknown command",
+    2: "the memory image is corrupt, truncated or of another version",
+    3: "the task does not fit this build's on-chip buffers",
+    4: "sentence length is 0 or above the task's max_len",
+    5: "no task is loaded",
+    6: "phase 2 was requested without a phase 1 before it",
+    7: "phase 2 stop layer is outside 2..layers",
+    8: "a token id or type is outside the vocabulary",
+    9: "the shared function tables are not loaded",
+    10: "the embedding image is missing, corrupt or does not match the task's embedding width",
+}
+LIMIT_NAMES = ("n", "max_len", "max_e", "max_h", "max_ffn", "max_heads", "max_layers", "max_classes",
+               "native_types")
+SCHEDULE_NAMES = ("mac_pipe", "softmax_passes", "layernorm_passes", "div_cycles", "isqrt_cycles",
+                  "log_cycles", "axi_latency")
+
+
+class CSimError(RuntimeError):
+    """The C-simulation refused a command (its status code names why) or could not be built."""
+
+
+def ap_types_dir() -> Path:
+    """The ap_int/ap_fixed headers that the hls4ml wheel ships."""
+    import importlib.util
+    spec = importlib.util.find_spec("hls4ml")
+    if spec is None or not spec.submodule_search_locations:
+        raise CSimError("hls4ml is not installed; it provides the ap_types headers (pip install -r requirements.txt)")
+    path = Path(list(spec.submodule_search_locations)[0]) / "templates" / "vivado" / "ap_types"
+    if not (path / "ap_int.h").is_file():
+        raise CSimError(f"no ap_int.h under {path}: the hls4ml installation is incomplete")
+    return path
+
+
+def compiler() -> str:
+    cxx = os.environ.get("CXX", "g++")
+    if shutil.which(cxx) is None:
+        raise CSimError(f"C++ compiler {cxx!r} not found; install g++ (Debian: apt-get install g++)")
+    return cxx
+
+
+def sources() -> list[Path]:
+    return sorted((HLS_DIR / "include").glob("*.h")) + sorted((HLS_DIR / "src").glob("*"))
+
+
+def compile_flags(variant: str = "native", n: int | None = None, defines: dict | None = None,
+                  sanitize: bool = False) -> list[str]:
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown C-sim variant {variant!r}; choose from {', '.join(VARIANTS)}")
+    flags = ["-std=c++14", "-fPIC", "-Wall", "-Wno-unknown-pragmas",
+             f"-I{HLS_DIR / 'include'}", f"-I{HLS_DIR / 'src'}", "-isystem", str(ap_types_dir())]
+    flags += ["-O1", "-g", "-fno-omit-frame-pointer", "-fsanitize=address,undefined",
+              "-fno-sanitize-recover=all"] if sanitize else ["-O2"]
+    if variant == "native":
+        flags.append("-DEB_NATIVE_TYPES")
+    if n is not None:
+        flags.append(f"-DEB_N={int(n)}")
+    for k, v in (defines or {}).items():
+        flags.append(f"-D{k}={v}")
+    return flags
+
+
+def build(target: str, files: list[Path], flags: list[str], shared: bool) -> Path:
+    """Compile `files` into build/csim/<target>-<hash>[.so]; reuse an existing build."""
+    key = hashlib.sha256(" ".join(flags + [str(shared)]).encode())
+    for f in sources() + list(files):
+        key.update(f.read_bytes())
+    out = BUILD_DIR / f"{target}-{key.hexdigest()[:16]}{'.so' if shared else ''}"
+    if out.is_file():
+        return out
+    BUILD_DIR.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=BUILD_DIR) as tmp:
+        tmp_out = Path(tmp) / out.name
+        cmd = [compiler(), *flags, *(["-shared"] if shared else []), *map(str, files), "-o", str(tmp_out)]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise CSimError(f"C-sim build failed ({' '.join(cmd)}):\n{proc.stderr[-4000:]}")
+        os.replace(tmp_out, out)                  # atomic: concurrent builders never see half a file
+    return out
+
+
+def build_library(variant: str = "native", n: int | None = None, defines: dict | None = None) -> Path:
+    return build(f"libedgebert-{variant}", [HLS_DIR / "src" / "bridge.cpp"],
+                 compile_flags(variant, n, defines), shared=True)
+
+
+def _u32(a: np.ndarray):
+    a = np.ascontiguousarray(a, dtype=np.uint32)
+    return a, a.ctypes.data_as(ctypes.POINTER(ctypes.c_uint32))
+
+
+@dataclass
+class PhaseResult:
+    exit_layer: int              # phase 1: 1 if it exits now, else 0; phase 2: the exit layer
+    logits: np.ndarray           # words in the logit format
+    entropies: dict[int, int]    # layer -> Q.16 entropy, for the layers this phase ran
+    counters: dict[str, int]
+    predicted_layer: int = 0
+    h1: int = 0
+    exit_now: bool = False
+
+
+class CSimAccelerator:
+    """One accelerator instance in C-simulation (its own on-chip state)."""
+
+    def __init__(self, variant: str = "native", n: int | None = None, library: Path | None = None):
+        path = library or build_library(variant, n)
+        self.lib = ctypes.CDLL(str(path))
+        self.lib.eb_create.restype = ctypes.c_void_p
+        self.lib.eb_destroy.argtypes = [ctypes.c_void_p]
+        self.lib.eb_set_embedding.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_uint32), ctypes.c_long]
+        u32p = ctypes.POINTER(ctypes.c_uint32)
+        self.lib.eb_call.argtypes = [ctypes.c_void_p, ctypes.c_int, u32p, ctypes.c_int, u32p, ctypes.c_int,
+                                     ctypes.c_int, ctypes.c_int, u32p]
+        self.lib.eb_call.restype = ctypes.c_int
+        self.handle = self.lib.eb_create()
+        if not self.handle:
+            raise CSimError("could not allocate the accelerator state")
+        self.limits = dict(zip(LIMIT_NAMES, self._ints("eb_limits", len(LIMIT_NAMES))))
+        self.schedule = dict(zip(SCHEDULE_NAMES, self._ints("eb_schedule", len(SCHEDULE_NAMES))))
+        self._results = np.zeros(RESULT_WORDS, dtype=np.uint32)
+        self._embedding = None
+        self.classes = 0
+
+    def _ints(self, fn: str, count: int) -> list[int]:
+        buf = (ctypes.c_int * count)()
+        getattr(self.lib, fn)(buf)
+        return list(buf)
+
+    def close(self) -> None:
+        if self.handle:
+            self.lib.eb_destroy(self.handle)
+            self.handle = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    def _call(self, cmd: int, image=None, tokens=None, length=0, threshold=0, stop_layer=0) -> np.ndarray:
+        img, img_p = _u32(image if image is not None else np.zeros(0, np.uint32))
+        tok, tok_p = _u32(tokens if tokens is not None else np.zeros(0, np.uint32))
+        res, res_p = _u32(self._results)
+        status = self.lib.eb_call(self.handle, cmd, img_p if image is not None else None, img.size,
+                                  tok_p if tokens is not None else None, int(length), int(threshold),
+                                  int(stop_layer), res_p)
+        if status:
+            raise CSimError(f"accelerator status {status}: {STATUS.get(status, 'unknown status')}")
+        return res.view(np.int32).copy()
+
+    def counters(self, res: np.ndarray) -> dict[str, int]:
+        words = res[24: 24 + 2 * len(COUNTERS)].view(np.uint32).astype(np.uint64)
+        return {name: int(words[2 * i] | (words[2 * i + 1] << np.uint64(32))) for i, name in enumerate(COUNTERS)}
+
+    # ---- commands ------------------------------------------------------------------------
+    def load_shared(self, image: np.ndarray) -> dict[str, int]:
+        return self.counters(self._call(CMD_LOAD_SHARED, image=image))
+
+    def load_task(self, image: np.ndarray) -> dict[str, int]:
+        """Load one task's weights (the multi-task switch); returns the load counters."""
+        res = self._call(CMD_LOAD_TASK, image=image)
+        self.classes = int(image[8])
+        return self.counters(res)
+
+    def set_embedding(self, image: np.ndarray) -> None:
+        """Place the embedding image in (simulated) DDR; it is read a row per token."""
+        self._embedding, ptr = _u32(image)
+        self.lib.eb_set_embedding(self.handle, ptr, self._embedding.size)
+
+    def phase1(self, tokens: np.ndarray, threshold: int) -> PhaseResult:
+        res = self._call(CMD_PHASE1, tokens=tokens, length=len(tokens), threshold=threshold)
+        return PhaseResult(int(res[0]), res[4: 4 + self.classes].astype(np.int64), {1: int(res[8])},
+                           self.counters(res), predicted_layer=int(res[1]), h1=int(res[3]),
+                           exit_now=bool(res[2]))
+
+    def phase2(self, threshold: int, stop_layer: int) -> PhaseResult:
+        res = self._call(CMD_PHASE2, threshold=threshold, stop_layer=stop_layer)
+        layer = int(res[0])
+        return PhaseResult(layer, res[4: 4 + self.classes].astype(np.int64),
+                           {l: int(res[8 + l - 1]) for l in range(2, layer + 1)}, self.counters(res))
