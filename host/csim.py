@@ -12,6 +12,7 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import os
+import platform
 import shutil
 import subprocess
 import tempfile
@@ -81,7 +82,9 @@ def compile_flags(variant: str = "native", n: int | None = None, defines: dict |
     flags = ["-std=c++14", "-fPIC", "-Wall", "-Wno-unknown-pragmas",
              f"-I{HLS_DIR / 'include'}", f"-I{HLS_DIR / 'src'}", "-isystem", str(ap_types_dir())]
     flags += ["-O1", "-g", "-fno-omit-frame-pointer", "-fsanitize=address,undefined",
-              "-fno-sanitize-recover=all"] if sanitize else ["-O2"]
+              "-fno-sanitize-recover=all"] if sanitize else ["-O3"]
+    if not sanitize and platform.machine() in ("x86_64", "AMD64"):
+        flags.append("-march=native")            # the library is built where it runs
     if variant == "native":
         flags.append("-DEB_NATIVE_TYPES")
     if n is not None:

@@ -1,11 +1,11 @@
 // The n x n MAC array and the requantizer on its drain path.
 //
 // Output-stationary: each tile of N output rows x N output columns accumulates over K cycles
-// (one operand pair per lane per cycle); its N^2 results drain through the requantizer N per
-// cycle while the next tile computes (double-buffered accumulators), so a tile occupies
-// max(K, N) cycles, and a matmul adds the pipeline fill MAC_PIPE once. Lanes beyond the real
-// rows/columns are idle (clock-gated): the C-simulation computes only real lanes, the cycle
-// count is that of whole tiles. Golden semantics: numerics.fixed.matmul_exact + requantize.
+// (one operand pair per lane per cycle), then its N^2 results drain through the requantizer, N
+// per cycle: a tile costs K + N cycles, and a matmul adds the pipeline fill MAC_PIPE once.
+// Lanes beyond the real rows/columns are idle (zero operands, clock-gated): the cycle count is
+// that of whole tiles, and only real lanes are drained. Golden semantics:
+// numerics.fixed.matmul_exact + requantize.
 #ifndef EB_MAC_H
 #define EB_MAC_H
 
@@ -31,22 +31,31 @@ void mac_array(int M, int cols, int K, const AFetch &a, const BFetch &b, Out &ou
         for (int j0 = 0; j0 < cols; j0 += N) {
             const int nj = cols - j0 < N ? cols - j0 : N;
             mac_t acc[N][N];
+#pragma HLS ARRAY_PARTITION variable=acc complete dim=0
             for (int i = 0; i < N; i++)
                 for (int j = 0; j < N; j++) acc[i][j] = 0;
             for (int k = 0; k < K; k++) {
 #pragma HLS PIPELINE II=1
-                for (int i = 0; i < mi; i++) {
+                // One cycle: N row operands and N column operands are broadcast across the
+                // array; idle lanes see zeros.
+                operand_t ak[N], bk[N];
+#pragma HLS ARRAY_PARTITION variable=ak complete
+#pragma HLS ARRAY_PARTITION variable=bk complete
+                for (int i = 0; i < N; i++) ak[i] = i < mi ? operand_t(a(i0 + i, k)) : operand_t(0);
+                for (int j = 0; j < N; j++) bk[j] = j < nj ? operand_t(b(k, j0 + j)) : operand_t(0);
+                for (int i = 0; i < N; i++) {
 #pragma HLS UNROLL
-                    const auto x = a(i0 + i, k);
-                    for (int j = 0; j < nj; j++) {
+                    for (int j = 0; j < N; j++) {
 #pragma HLS UNROLL
-                        acc[i][j] += x * b(k, j0 + j);
+                        acc[i][j] += product_t(ak[i] * bk[j]);
                     }
                 }
             }
-            for (int i = 0; i < mi; i++)
+            for (int i = 0; i < mi; i++) {
+#pragma HLS PIPELINE II=1
                 for (int j = 0; j < nj; j++) out(i0 + i, j0 + j, wide_t(acc[i][j]));
-            cnt.cycles(kind, K > N ? K : N);
+            }
+            cnt.cycles(kind, K + N);
             cnt.v[C_MACS] += int64_t(mi) * nj * K;
         }
     }

@@ -50,6 +50,8 @@ const int N = EB_N;
 typedef int16_t act_t;     // activation word (16-bit two's complement)
 typedef uint8_t code_t;    // AdaptivFloat<8,3> weight code
 typedef int16_t word_t;    // decoded weight word, |w| <= 3968 (13 bits)
+typedef int32_t operand_t; // a MAC operand: activation, probability (<= 2^15) or weight word
+typedef int32_t product_t; // |operand x operand| <= 2^30
 typedef int64_t mac_t;     // MAC accumulator (needs 40 bits, see docs/numerics.md)
 typedef int64_t wide_t;    // special-function intermediates (LayerNorm sums reach 2^61)
 typedef uint32_t bus_t;    // one 32-bit word of an AXI master port
@@ -57,6 +59,8 @@ typedef uint32_t bus_t;    // one 32-bit word of an AXI master port
 typedef ap_int<16> act_t;
 typedef ap_uint<8> code_t;
 typedef ap_int<13> word_t;
+typedef ap_int<17> operand_t;
+typedef ap_int<32> product_t;
 typedef ap_int<48> mac_t;
 typedef ap_int<64> wide_t;
 typedef ap_uint<32> bus_t;

@@ -1,0 +1,126 @@
+"""The accelerator's analytic cost model: clock cycles, MACs and DDR words per operator and per
+phase, from the dimensions, the array size n and the schedule in `hls/include/eb_schedule.h`
+(whose constants are repeated here and checked against the C-simulation's). It equals the
+C-simulation's instrumented counters exactly for the same schedule.
+
+Per operator (n x n output-stationary MAC array; an n-lane special function unit):
+    matmul (M x K) (K x C):  ceil(M/n) ceil(C/n) (K + n) + MAC_PIPE
+    softmax, per row of W:   3 ceil(W/n) + DIV
+    LayerNorm, per row of W: 3 ceil(W/n) + ISQRT + DIV
+    entropy of C logits:     2 C + LOG + DIV
+    embedding row fetch:     2 AXI_LATENCY + 1 + record words + ceil(E/n)
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+from .config import ModelConfig
+
+MAC_PIPE = 4
+SOFTMAX_PASSES = 3
+LAYERNORM_PASSES = 3
+DIV_CYCLES = 48
+ISQRT_CYCLES = 31
+LOG_CYCLES = 2
+AXI_LATENCY = 16
+SCHEDULE = {"mac_pipe": MAC_PIPE, "softmax_passes": SOFTMAX_PASSES, "layernorm_passes": LAYERNORM_PASSES,
+            "div_cycles": DIV_CYCLES, "isqrt_cycles": ISQRT_CYCLES, "log_cycles": LOG_CYCLES,
+            "axi_latency": AXI_LATENCY}
+
+
+def cdiv(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+# ---- operators ------------------------------------------------------------------------------
+def matmul_cycles(m: int, cols: int, k: int, n: int) -> int:
+    return cdiv(m, n) * cdiv(cols, n) * (k + n) + MAC_PIPE
+
+
+def softmax_cycles(rows: int, width: int, n: int) -> int:
+    return rows * (SOFTMAX_PASSES * cdiv(width, n) + DIV_CYCLES)
+
+
+def layernorm_cycles(rows: int, width: int, n: int) -> int:
+    return rows * (LAYERNORM_PASSES * cdiv(width, n) + ISQRT_CYCLES + DIV_CYCLES)
+
+
+def entropy_cycles(classes: int) -> int:
+    return 2 * classes + LOG_CYCLES + DIV_CYCLES
+
+
+def embed_row_cycles(record_words: int, embed_dim: int, n: int) -> int:
+    return 2 * AXI_LATENCY + 1 + record_words + cdiv(embed_dim, n)
+
+
+# ---- the layer engine -----------------------------------------------------------------------
+@dataclass(frozen=True)
+class Schedule:
+    cfg: ModelConfig
+    n: int = 16
+    live_heads: int | None = None          # heads with a non-zero span (default: all)
+
+    @property
+    def heads(self) -> int:
+        return self.cfg.heads if self.live_heads is None else self.live_heads
+
+    def layer(self, s: int) -> Counter:
+        """One use of the shared encoder layer on s tokens."""
+        n, h, f, d = self.n, self.cfg.hidden, self.cfg.ffn, self.cfg.head_dim
+        out = Counter()
+        out["linear"] = 4 * matmul_cycles(s, h, h, n) + matmul_cycles(s, f, h, n) + matmul_cycles(s, h, f, n)
+        out["attention"] = self.heads * (matmul_cycles(s, s, d, n) + matmul_cycles(s, d, s, n))
+        out["softmax"] = self.heads * softmax_cycles(s, s, n)
+        out["layernorm"] = 2 * layernorm_cycles(s, h, n)
+        out["macs"] = s * (4 * h * h + 2 * h * f) + self.heads * 2 * s * s * d
+        return out
+
+    def off_ramp(self) -> Counter:
+        h, k = self.cfg.hidden, self.cfg.num_labels
+        return Counter({"offramp": matmul_cycles(1, h, h, self.n) + matmul_cycles(1, k, h, self.n)
+                        + entropy_cycles(k), "macs": h * h + k * h})
+
+    def embed(self, record_words) -> Counter:
+        """Embedding of tokens whose DDR records are `record_words` words long, its LayerNorm and
+        the E -> H projection."""
+        e, s = self.cfg.embed_dim, len(record_words)
+        return Counter({"embed": sum(embed_row_cycles(int(w), e, self.n) for w in record_words),
+                        "offchip_words": sum(1 + int(w) for w in record_words),
+                        "layernorm": layernorm_cycles(s, e, self.n),
+                        "linear": matmul_cycles(s, self.cfg.hidden, e, self.n),
+                        "macs": s * e * self.cfg.hidden})
+
+    def phase1(self, record_words) -> Counter:
+        out = self.embed(record_words) + self.layer(len(record_words)) + self.off_ramp()
+        out["offramp"] += 1 + (self.cfg.layers - 2)             # exit gate + predictor table
+        return _total(out)
+
+    def phase2(self, s: int, layers_run: int) -> Counter:
+        """Layers 2 .. 1 + layers_run, each with its off-ramp and exit-gate compare."""
+        out = Counter()
+        for _ in range(layers_run):
+            out += self.layer(s) + self.off_ramp()
+            out["offramp"] += 1
+        return _total(out)
+
+    def layer_report(self, s: int | None = None) -> dict:
+        """One layer with its off-ramp at s tokens (default max_len) against the ideal
+        MAC-bound count MACs / n^2 (REFERENCE: 3.64 M cycles for ALBERT-base at n = 16)."""
+        s = self.cfg.max_len if s is None else s
+        body = self.layer(s) + self.off_ramp()
+        body["offramp"] += 1
+        body = _total(body)
+        ideal = self.layer(s)["macs"] / self.n ** 2
+        return {"config": self.cfg.name, "n": self.n, "tokens": s, "live_heads": self.heads,
+                "ideal_cycles_per_layer": ideal, "modeled_cycles_per_layer": body["cycles"],
+                "mac_utilization": ideal / body["cycles"],
+                "breakdown": {k: body[k] for k in PHASE_CYCLES}, "macs_per_layer": body["macs"]}
+
+
+PHASE_CYCLES = ("linear", "attention", "softmax", "layernorm", "embed", "offramp")
+
+
+def _total(c: Counter) -> Counter:
+    c["cycles"] = sum(c[k] for k in PHASE_CYCLES)
+    return c
