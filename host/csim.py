@@ -118,6 +118,48 @@ def build_library(variant: str = "native", n: int | None = None, defines: dict |
                  compile_flags(variant, n, defines), shared=True)
 
 
+TESTBENCHES = ("af", "mac", "softmax", "layernorm", "pwl", "entropy", "exit")
+
+
+def build_testbench(name: str, variant: str = "native", n: int | None = None,
+                    sanitize: bool = False) -> Path:
+    """A per-operator testbench (tb_<name>.cpp), or the whole accelerator ("accel", linked with
+    the bridge)."""
+    files = [HLS_DIR / "tb" / f"tb_{name}.cpp"]
+    if name == "accel":
+        files.append(HLS_DIR / "src" / "bridge.cpp")
+    elif name not in TESTBENCHES:
+        raise ValueError(f"unknown testbench {name!r}; known: accel, {', '.join(TESTBENCHES)}")
+    flags = compile_flags(variant, n, sanitize=sanitize) + [f"-I{HLS_DIR / 'tb'}"]
+    tag = f"tb_{name}-{variant}{'-asan' if sanitize else ''}"
+    return build(tag, files, [f for f in flags if f != "-fPIC"], shared=False)
+
+
+@dataclass
+class TestbenchRun:
+    name: str
+    passed: int
+    failed: int
+    returncode: int
+    output: str
+
+
+def run_testbench(exe: Path, vectors: Path, name: str = "", timeout: float = 1800) -> TestbenchRun:
+    """Run a testbench binary on a vectors folder and read its "N passed, N failed" line."""
+    env = dict(os.environ, ASAN_OPTIONS="detect_leaks=1:abort_on_error=0",
+               UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1")
+    proc = subprocess.run([str(exe), str(vectors)], capture_output=True, text=True, timeout=timeout, env=env)
+    text = proc.stdout + proc.stderr
+    passed = failed = 0
+    for line in proc.stdout.splitlines():
+        head, _, tail = line.rpartition(": ")
+        parts = tail.replace(",", "").split()
+        if len(parts) == 4 and parts[1] == "passed" and parts[3] == "failed":
+            passed, failed = int(parts[0]), int(parts[2])
+            name = name or head
+    return TestbenchRun(name, passed, failed, proc.returncode, text)
+
+
 def _u32(a: np.ndarray):
     a = np.ascontiguousarray(a, dtype=np.uint32)
     return a, a.ctypes.data_as(ctypes.POINTER(ctypes.c_uint32))

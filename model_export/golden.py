@@ -136,13 +136,7 @@ class GoldenModel:
         return logits, int(fn.entropy(logits[None], f["logit"], self.tabs)[0])
 
     def predict(self, h1: int, threshold: int) -> int:
-        """EdgeBERT's table: the row nearest to H1 (0.01 steps), then the first later layer
-        whose predicted entropy is below the threshold."""
-        if h1 < threshold:
-            return 1
-        row = min(ROWS - 1, (h1 * 100 + (1 << 15)) >> 16)
-        below = np.flatnonzero(self.t.predictor[row] < threshold)
-        return int(below[0]) + 2 if below.size else self.cfg.layers
+        return predict_exit_layer(h1, threshold, self.t.predictor, self.cfg.layers)
 
     # ---- the two phases -------------------------------------------------------------------
     def _take_ops(self) -> Counter:
@@ -219,6 +213,16 @@ class GoldenModel:
                 ents.append(h)
         self.ops = Counter()
         return np.array(logits), np.array(ents, dtype=np.int64)
+
+
+def predict_exit_layer(h1: int, threshold: int, table: np.ndarray, layers: int) -> int:
+    """EdgeBERT's table: the row nearest to H1 (0.01 steps), then the first later layer whose
+    predicted entropy is below the threshold; layer 1 when H1 itself is below it."""
+    if h1 < threshold:
+        return 1
+    row = min(ROWS - 1, (h1 * 100 + (1 << 15)) >> 16)
+    below = np.flatnonzero(table[row] < threshold)
+    return int(below[0]) + 2 if below.size else layers
 
 
 def evaluate_set(model: GoldenModel, encoded, threshold_q16: int, progress: bool = True) -> dict:
