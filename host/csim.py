@@ -261,3 +261,45 @@ class CSimAccelerator:
         layer = int(res[0])
         return PhaseResult(layer, res[4: 4 + self.classes].astype(np.int64),
                            {l: int(res[8 + l - 1]) for l in range(2, layer + 1)}, self.counters(res))
+
+
+@dataclass
+class SentenceRun:
+    logits: np.ndarray
+    exit_layer: int
+    entropies: list[int]         # Q.16, layers 1..exit_layer
+    predicted_layer: int
+    phase1: dict[str, int]
+    phase2: dict[str, int]       # empty when the sentence left at layer 1
+
+    @property
+    def saturations(self) -> int:
+        return self.phase1["saturations"] + self.phase2.get("saturations", 0)
+
+
+POLICIES = ("ee", "predictor")
+
+
+def run_sentence(acc: CSimAccelerator, tokens: np.ndarray, threshold: int, layers: int,
+                 policy: str = "ee") -> SentenceRun:
+    """Phase 1, then (unless layer 1 exits) phase 2 up to the last layer (`ee`) or up to the
+    predicted exit layer (`predictor`), early exit checked at every layer."""
+    if policy not in POLICIES:
+        raise ValueError(f"unknown policy {policy!r}; choose from {', '.join(POLICIES)}")
+    p1 = acc.phase1(tokens, threshold)
+    if p1.exit_now:
+        return SentenceRun(p1.logits, 1, [p1.h1], p1.predicted_layer, p1.counters, {})
+    stop = max(p1.predicted_layer, 2) if policy == "predictor" else layers
+    p2 = acc.phase2(threshold, stop)
+    ents = [p1.h1] + [p2.entropies[l] for l in range(2, p2.exit_layer + 1)]
+    return SentenceRun(p2.logits, p2.exit_layer, ents, p1.predicted_layer, p1.counters, p2.counters)
+
+
+def load_accelerator(task, variant: str = "native", n: int | None = None) -> CSimAccelerator:
+    """A C-sim accelerator with the shared tables, the task and its embedding table loaded."""
+    from . import images
+    acc = CSimAccelerator(variant, n)
+    acc.load_shared(images.shared_image(task.tables))
+    acc.load_task(images.task_image(task))
+    acc.set_embedding(images.embedding_image(task.word_table))
+    return acc

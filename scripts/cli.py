@@ -256,6 +256,154 @@ def predictor_cmd(task, model_dir, glue_dir, sentences, entropies, threshold, ou
         out["out"] = out_csv
     _emit(out, as_json)
 
+# ---- the accelerator's C-simulation ---------------------------------------------------------
+@main.group()
+def csim():
+    """The HLS C++ accelerator in C-simulation (g++, the hls4ml wheel's ap_int headers)."""
+
+
+def _csim_inputs(task, model_dir, limit):
+    hw = _load_hw(task, model_dir)
+    _, enc, y = _labelled(task, "dev", None, limit, hw.cfg)
+    return hw, enc, y
+
+
+def _threshold_q16(threshold):
+    if threshold is None:
+        return None
+    if threshold < 0:
+        raise click.BadParameter("the entropy threshold must be >= 0", param_hint="--threshold")
+    from model_export.export import threshold_q16
+    return threshold_q16(threshold)
+
+
+@csim.command("verify")
+@click.option("--task", required=True, help="GLUE task: sst2 or mrpc.")
+@click.option("--model-dir", default=None, help="Model package folder (default models/tiny).")
+@click.option("--variant", type=click.Choice(["native", "ap"]), default="native", show_default=True,
+              help="native: C++ integers (fast); ap: the ap_int types Vitis HLS synthesizes.")
+@click.option("--policy", type=click.Choice(["ee", "predictor"]), default="ee", show_default=True,
+              help="ee: run until the entropy exit; predictor: also stop at the predicted layer.")
+@click.option("--threshold", type=float, default=None, help="Entropy threshold (default: shipped).")
+@click.option("--limit", type=int, default=None, help="Only the first N dev examples.")
+@click.option("--json", "as_json", is_flag=True)
+def csim_verify(task, model_dir, variant, policy, threshold, limit, as_json):
+    """Build the C-sim and check it against the golden model on the dev set, bit for bit."""
+    import time
+    from host.csim import CSimError
+    from host.verify import verify
+    hw, enc, y = _csim_inputs(task, model_dir, limit)
+    t0 = time.perf_counter()
+    try:
+        out = verify(hw, enc, y, variant, policy, _threshold_q16(threshold))
+    except CSimError as e:
+        raise click.ClickException(str(e)) from e
+    out["wall_s"] = round(time.perf_counter() - t0, 2)
+    _emit(out, as_json)
+    if out["mismatches"] or out["cycle_mismatches"]:
+        sys.exit(1)
+
+
+@csim.command("testbench")
+@click.option("--variant", type=click.Choice(["native", "ap"]), default="native", show_default=True)
+@click.option("--sanitize", is_flag=True, help="Build with AddressSanitizer + UndefinedBehaviorSanitizer.")
+@click.option("--n", "array_n", default=16, show_default=True, help="MAC array size the build and vectors use.")
+@click.option("--task", default="sst2", show_default=True, help="Task of the whole-accelerator bench.")
+@click.option("--model-dir", default=None)
+@click.option("--sentences", default=24, show_default=True, help="Dev sentences for the accelerator bench.")
+@click.option("--out", "out_dir", default="build/vectors", show_default=True, help="Where vectors go.")
+@click.option("--json", "as_json", is_flag=True)
+def csim_testbench(variant, sanitize, array_n, task, model_dir, sentences, out_dir, as_json):
+    """Per-operator C++ testbenches and the whole-accelerator testbench on golden vectors."""
+    from host import csim as cs
+    from host import vectors
+    hw, enc, _ = _csim_inputs(task, model_dir, sentences)
+    ops = vectors.write_operator_vectors(Path(out_dir) / "operators", n=array_n)
+    acc = vectors.write_accelerator_vectors(Path(out_dir) / task, hw, enc, n=array_n, policies=(0, 1))
+    results = []
+    try:
+        for name in (*cs.TESTBENCHES, "accel"):
+            exe = cs.build_testbench(name, variant, array_n, sanitize=sanitize)
+            run = cs.run_testbench(exe, acc if name == "accel" else ops, name)
+            if not as_json:
+                click.echo(f"{name:>10}: {run.passed} passed, {run.failed} failed"
+                           + ("" if run.returncode == 0 else f" (exit {run.returncode})"))
+            results.append(run)
+    except cs.CSimError as e:
+        raise click.ClickException(str(e)) from e
+    bad = [r for r in results if r.returncode != 0 or r.failed or not r.passed]
+    for r in bad:
+        click.echo(r.output[-2000:], err=True)
+    summary = {"variant": variant, "sanitize": sanitize, "n": array_n, "testbenches": len(results),
+               "passed": sum(r.passed for r in results), "failed": sum(r.failed for r in results),
+               "failing_testbenches": [r.name for r in bad]}
+    if as_json:
+        _emit(summary, True)
+    if bad:
+        sys.exit(1)
+
+
+@main.group()
+def bench():
+    """Benchmarks that print figures (speed is measured here, never asserted in tests)."""
+
+
+@bench.command("csim")
+@click.option("--task", required=True)
+@click.option("--model-dir", default=None)
+@click.option("--policy", type=click.Choice(["ee", "predictor"]), default="ee", show_default=True)
+@click.option("--limit", type=int, default=None)
+@click.option("--json", "as_json", is_flag=True)
+def bench_csim(task, model_dir, policy, limit, as_json):
+    """Dev-set throughput of the C-simulation with early exit (build time reported apart)."""
+    import time
+    from host import images
+    from host.csim import CSimError, build_library, load_accelerator, run_sentence
+    hw, enc, y = _csim_inputs(task, model_dir, limit)
+    try:
+        t0 = time.perf_counter()
+        build_library("native")
+        build_s = time.perf_counter() - t0
+        acc = load_accelerator(hw, "native")
+    except CSimError as e:
+        raise click.ClickException(str(e)) from e
+    tokens = [images.token_words(e.ids, e.token_types) for e in enc]
+    correct, exits = 0, 0
+    t0 = time.perf_counter()
+    for tok, label in zip(tokens, y):
+        run = run_sentence(acc, tok, hw.threshold_q16, hw.cfg.layers, policy)
+        correct += int(np.argmax(run.logits)) == label
+        exits += run.exit_layer
+    wall = time.perf_counter() - t0
+    _emit({"task": task, "policy": policy, "sentences": len(enc), "wall_s": round(wall, 3),
+           "sentences_per_s": round(len(enc) / wall, 2), "build_s": round(build_s, 2),
+           "accuracy": correct / len(enc), "avg_exit_layer": exits / len(enc),
+           "array_n": acc.limits["n"]}, as_json)
+
+
+@main.command()
+@click.option("--config", "config_name", default="paper", show_default=True,
+              help="Model config (tiny, edge, paper) or a JSON file.")
+@click.option("--n", "array_n", default=16, show_default=True, help="MAC array size n (n x n).")
+@click.option("--tokens", type=int, default=None, help="Sentence length (default: the config's max_len).")
+@click.option("--live-heads", type=int, default=None, help="Heads with a non-zero span (default: all).")
+@click.option("--json", "as_json", is_flag=True)
+def cycles(config_name, array_n, tokens, live_heads, as_json):
+    """Modeled cycles of one layer against the ideal MAC-bound count, and MAC utilization."""
+    from model_export.config import load_model_config
+    from model_export.cost import Schedule
+    try:
+        cfg = load_model_config(config_name)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--config") from e
+    if array_n < 1:
+        raise click.BadParameter("the array size must be >= 1", param_hint="--n")
+    if tokens is not None and not 1 <= tokens <= cfg.max_len:
+        raise click.BadParameter(f"tokens must be in 1..{cfg.max_len}", param_hint="--tokens")
+    if live_heads is not None and not 0 <= live_heads <= cfg.heads:
+        raise click.BadParameter(f"live heads must be in 0..{cfg.heads}", param_hint="--live-heads")
+    _emit(Schedule(cfg, array_n, live_heads).layer_report(tokens), as_json)
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -23,7 +23,7 @@ const long WBUF_WORDS = long(EB_MAX_E) * EB_MAX_H + 4L * EB_MAX_H * EB_MAX_H
                         + 2L * EB_MAX_H * EB_MAX_FFN + long(EB_MAX_LEN) * EB_MAX_E
                         + long(EB_MAX_TYPES) * EB_MAX_E
                         + long(EB_MAX_LAYERS) * (long(EB_MAX_H) * EB_MAX_H + long(EB_MAX_CLASSES) * EB_MAX_H);
-const long VBUF_WORDS = 6L * EB_MAX_H + EB_MAX_FFN + EB_MAX_E
+const long VBUF_WORDS = 8L * EB_MAX_H + EB_MAX_FFN + EB_MAX_E
                         + long(EB_MAX_LAYERS) * (EB_MAX_H + EB_MAX_CLASSES);
 const long GBUF_WORDS = EB_MAX_E + 2L * EB_MAX_H;
 const int PRED_COLS = EB_MAX_LAYERS - 2;
