@@ -161,3 +161,21 @@ def test_phase_one_needs_the_shared_tables(sst2):
     acc.set_embedding(images.embedding_image(sst2.word_table))
     with pytest.raises(csim.CSimError, match="tables are not loaded"):
         acc.phase1(images.token_words([101, 102], [0, 0]), 0)
+
+
+def _last_json(result):
+    import json
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output.strip().splitlines()[-1])
+
+
+def test_verify_and_bench_commands():
+    from click.testing import CliRunner
+    from scripts.cli import main
+    out = _last_json(CliRunner().invoke(main, ["csim", "verify", "--task", "mrpc", "--limit", "6", "--json"]))
+    assert {"n", "mismatches", "accuracy"} <= set(out) and out["n"] == 6 and out["mismatches"] == 0
+    bench = _last_json(CliRunner().invoke(main, ["bench", "csim", "--task", "sst2", "--limit", "20", "--json"]))
+    assert bench["sentences"] == 20 and bench["wall_s"] > 0
+    assert bench["sentences_per_s"] == pytest.approx(20 / bench["wall_s"], rel=0.01)
+    bad = CliRunner().invoke(main, ["csim", "verify", "--task", "qqp"])
+    assert bad.exit_code != 0 and "qqp" in bad.output

@@ -21,7 +21,13 @@ inline wide_t ln_q16(wide_t z, const table_word_t *ln1p_tab) {
     return round_shift(wide_t(k) * LN2_Q32, 32 - Q16) + pwl_interp(ln1p_tab, int(f >> 8), f & 255, 8);
 }
 
-inline wide_t entropy_q16(const wide_t *logits, int classes, int frac, const table_word_t *exp2_tab,
+struct entropy_config {
+    static const int log_cycles = LOG_CYCLES;
+    static const int div_cycles = DIV_CYCLES;
+};
+
+template <class CONFIG_T>
+wide_t entropy_q16(const wide_t *logits, int classes, int frac, const table_word_t *exp2_tab,
                           const table_word_t *ln1p_tab, Counters &cnt) {
     wide_t peak = logits[0];
     for (int c = 1; c < classes; c++)
@@ -35,7 +41,7 @@ inline wide_t entropy_q16(const wide_t *logits, int classes, int frac, const tab
     }
     const wide_t ln_term = ln_q16(z, ln1p_tab) - round_shift(wide_t(PROB_FRAC) * LN2_Q32, 32 - Q16);
     const wide_t b = (neg_a * (wide_t(1) << Q16)) / (z * (wide_t(1) << frac));
-    cnt.cycles(C_OFFRAMP, 2 * classes + LOG_CYCLES + DIV_CYCLES);
+    cnt.cycles(C_OFFRAMP, 2 * classes + CONFIG_T::log_cycles + CONFIG_T::div_cycles);
     const wide_t h = ln_term + b;
     return h > 0 ? h : wide_t(0);
 }

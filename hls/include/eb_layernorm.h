@@ -29,7 +29,15 @@ inline uint64_t isqrt62(uint64_t q) {
     return root;
 }
 
-inline void layernorm_row(const act_t *x, int width, int out_frac, const gain_t *gain, const act_t *beta,
+struct layernorm_config {
+    static const int lanes = EB_N;
+    static const int passes = LAYERNORM_PASSES;
+    static const int isqrt_cycles = ISQRT_CYCLES;
+    static const int div_cycles = DIV_CYCLES;
+};
+
+template <class CONFIG_T>
+void layernorm_row(const act_t *x, int width, int out_frac, const gain_t *gain, const act_t *beta,
                           int64_t eps_q, act_t *y, SatCounter &sat, Counters &cnt) {
     wide_t sum = 0;
     for (int j = 0; j < width; j++) sum += x[j];
@@ -46,7 +54,8 @@ inline void layernorm_row(const act_t *x, int width, int out_frac, const gain_t 
         y[j] = act_t(sat.clip16(round_shift(t * wide_t(gain[j]), LN_NORM_FRAC + LN_GAIN_FRAC - out_frac)
                                 + wide_t(beta[j])));
     }
-    cnt.cycles(C_LAYERNORM, LAYERNORM_PASSES * ceil_div(width, N) + ISQRT_CYCLES + DIV_CYCLES);
+    cnt.cycles(C_LAYERNORM, CONFIG_T::passes * ceil_div(width, CONFIG_T::lanes) + CONFIG_T::isqrt_cycles
+                                + CONFIG_T::div_cycles);
 }
 
 }  // namespace eb

@@ -21,16 +21,28 @@ inline wide_t requantize(wide_t acc, int shift, wide_t bias, SatCounter &sat) {
     return sat.clip16(v);
 }
 
+// Build-time parameters of the array (one config struct per operator, as hls4ml's nnet_utils).
+struct mac_config {
+    static const int n = EB_N;               // n x n lanes
+    static const int pipe = MAC_PIPE;        // pipeline fill, once per matmul
+    typedef eb::operand_t operand_t;         // one lane's operand
+    typedef eb::product_t product_t;
+    typedef eb::mac_t accum_t;               // >= 40 bits (docs/numerics.md)
+};
+
 // C[i][j] = sum_k A(i, k) * B(k, j) for i < M, j < cols; `out(i, j, acc)` consumes each result.
 // A and B are operand-fetch functors (activation buffers or decoded weight codes).
-template <class AFetch, class BFetch, class Out>
+template <class CONFIG_T, class AFetch, class BFetch, class Out>
 void mac_array(int M, int cols, int K, const AFetch &a, const BFetch &b, Out &out,
                Counters &cnt, Counter kind) {
+    typedef typename CONFIG_T::operand_t operand_t;
+    typedef typename CONFIG_T::product_t product_t;
+    const int N = CONFIG_T::n;
     for (int i0 = 0; i0 < M; i0 += N) {
         const int mi = M - i0 < N ? M - i0 : N;
         for (int j0 = 0; j0 < cols; j0 += N) {
             const int nj = cols - j0 < N ? cols - j0 : N;
-            mac_t acc[N][N];
+            typename CONFIG_T::accum_t acc[N][N];
 #pragma HLS ARRAY_PARTITION variable=acc complete dim=0
             for (int i = 0; i < N; i++)
                 for (int j = 0; j < N; j++) acc[i][j] = 0;
@@ -59,7 +71,7 @@ void mac_array(int M, int cols, int K, const AFetch &a, const BFetch &b, Out &ou
             cnt.v[C_MACS] += int64_t(mi) * nj * K;
         }
     }
-    cnt.cycles(kind, MAC_PIPE);
+    cnt.cycles(kind, CONFIG_T::pipe);
 }
 
 }  // namespace eb

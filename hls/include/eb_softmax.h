@@ -25,14 +25,22 @@ inline wide_t exp_neg(wide_t x, int frac, const table_word_t *exp2_tab) {
     return shift > 18 ? wide_t(0) : round_shift(v, int(shift));
 }
 
+struct softmax_config {
+    static const int lanes = EB_N;           // elements per cycle and pass
+    static const int max_len = EB_MAX_LEN;
+    static const int passes = SOFTMAX_PASSES;
+    static const int div_cycles = DIV_CYCLES;
+};
+
 // probs[j] for scores[0..len) of query `row`; span[d] is the mask at query-key distance d.
-inline void softmax_row(const act_t *scores, int len, int row, int frac, const table_word_t *exp2_tab,
+template <class CONFIG_T>
+void softmax_row(const act_t *scores, int len, int row, int frac, const table_word_t *exp2_tab,
                         const prob_t *span, prob_t *probs, Counters &cnt) {
     wide_t peak = scores[0];
     for (int j = 1; j < len; j++)
         if (wide_t(scores[j]) > peak) peak = scores[j];
     wide_t sum = 0;
-    wide_t e[EB_MAX_LEN];
+    wide_t e[CONFIG_T::max_len];
     for (int j = 0; j < len; j++) {
         e[j] = exp_neg(wide_t(scores[j]) - peak, frac, exp2_tab);
         sum += e[j];
@@ -43,7 +51,7 @@ inline void softmax_row(const act_t *scores, int len, int row, int frac, const t
         const int dist = j > row ? j - row : row - j;
         probs[j] = prob_t(round_shift(p * wide_t(span[dist]), PROB_FRAC));
     }
-    cnt.cycles(C_SOFTMAX, SOFTMAX_PASSES * ceil_div(len, N) + DIV_CYCLES);
+    cnt.cycles(C_SOFTMAX, CONFIG_T::passes * ceil_div(len, CONFIG_T::lanes) + CONFIG_T::div_cycles);
 }
 
 }  // namespace eb

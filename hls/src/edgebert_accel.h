@@ -131,7 +131,7 @@ inline void linear(State &s, const act_t *x, int x_stride, int rows, int x_frac,
     CodeCols b = {&s.wbuf[d.offset], d.rows};
     LinearOut out = {y, y_stride, x_frac + AF_FIXED_SHIFT - d.af_bias - out_frac,
                      &s.vbuf[s.vec_off[vec]], residual, &s.sat};
-    mac_array(rows, d.rows, d.cols, a, b, out, s.cnt, kind);
+    mac_array<mac_config>(rows, d.rows, d.cols, a, b, out, s.cnt, kind);
 }
 
 inline void embed(State &s, const bus_t *embedding, const bus_t *tokens) {
@@ -163,7 +163,7 @@ inline void embed(State &s, const bus_t *embedding, const bus_t *tokens) {
         s.cnt.v[C_OFFCHIP_WORDS] += 1 + rec_words;
     }
     for (int t = 0; t < s.len; t++)
-        layernorm_row(s.emb[t], s.E, s.frac[F_EMB], &s.gbuf[s.gain_off[G_EMBED]],
+        layernorm_row<layernorm_config>(s.emb[t], s.E, s.frac[F_EMB], &s.gbuf[s.gain_off[G_EMBED]],
                       &s.vbuf[s.vec_off[V_EMBED_BETA]], s.eps_emb, s.emb[t], s.sat, s.cnt);
     linear(s, &s.emb[0][0], EB_MAX_E, s.len, s.frac[F_EMB], M_EMBED_PROJ, V_EMBED_PROJ,
            s.frac[F_HIDDEN], &s.x[0][0], EB_MAX_H, 0, C_LINEAR);
@@ -184,13 +184,13 @@ inline void attention(State &s) {
         ActRows qa = {&s.q[0][h * d], EB_MAX_H};
         ActCols kb = {&s.k[0][h * d], EB_MAX_H};
         LinearOut so = {&s.scores[0][0], EB_MAX_LEN, s.frac[F_Q] + s.frac[F_K] - s.frac[F_SCORE], 0, 0, &s.sat};
-        mac_array(n, n, d, qa, kb, so, s.cnt, C_ATTENTION);
+        mac_array<mac_config>(n, n, d, qa, kb, so, s.cnt, C_ATTENTION);
         for (int i = 0; i < n; i++)
-            softmax_row(s.scores[i], n, i, s.frac[F_SCORE], s.exp2, s.span[h], s.probs[i], s.cnt);
+            softmax_row<softmax_config>(s.scores[i], n, i, s.frac[F_SCORE], s.exp2, s.span[h], s.probs[i], s.cnt);
         ProbRows pa = {&s.probs[0][0], EB_MAX_LEN};
         ActRows vb = {&s.v[0][h * d], EB_MAX_H};        // B(k, j) = V[k][j]
         LinearOut co = {&s.ctx[0][h * d], EB_MAX_H, PROB_FRAC, 0, 0, &s.sat};
-        mac_array(n, d, n, pa, vb, co, s.cnt, C_ATTENTION);
+        mac_array<mac_config>(n, d, n, pa, vb, co, s.cnt, C_ATTENTION);
     }
     linear(s, &s.ctx[0][0], EB_MAX_H, n, s.frac[F_V], M_O, V_O, fh, &s.tmp[0][0], EB_MAX_H,
            &s.x[0][0], C_LINEAR);
@@ -200,18 +200,18 @@ inline void encoder_layer(State &s) {
     const int n = s.len, fh = s.frac[F_HIDDEN], ff = s.frac[F_FFN];
     attention(s);                                             // tmp = x + attention(x)
     for (int i = 0; i < n; i++)
-        layernorm_row(s.tmp[i], s.H, fh, &s.gbuf[s.gain_off[G_LN1]], &s.vbuf[s.vec_off[V_LN1_BETA]],
+        layernorm_row<layernorm_config>(s.tmp[i], s.H, fh, &s.gbuf[s.gain_off[G_LN1]], &s.vbuf[s.vec_off[V_LN1_BETA]],
                       s.eps_hid, s.x[i], s.sat, s.cnt);
     const MatrixDesc &w1 = s.mat[M_FFN1];
     ActRows a1 = {&s.x[0][0], EB_MAX_H};
     CodeCols b1 = {&s.wbuf[w1.offset], w1.rows};
     GeluOut g = {&s.ffn_buf[0][0], EB_MAX_FFN, fh + AF_FIXED_SHIFT - w1.af_bias - ff, ff,
                  &s.vbuf[s.vec_off[V_FFN1]], s.gelu, &s.sat};
-    mac_array(n, w1.rows, w1.cols, a1, b1, g, s.cnt, C_LINEAR);
+    mac_array<mac_config>(n, w1.rows, w1.cols, a1, b1, g, s.cnt, C_LINEAR);
     linear(s, &s.ffn_buf[0][0], EB_MAX_FFN, n, ff, M_FFN2, V_FFN2, fh, &s.tmp[0][0], EB_MAX_H,
            &s.x[0][0], C_LINEAR);
     for (int i = 0; i < n; i++)
-        layernorm_row(s.tmp[i], s.H, fh, &s.gbuf[s.gain_off[G_LN2]], &s.vbuf[s.vec_off[V_LN2_BETA]],
+        layernorm_row<layernorm_config>(s.tmp[i], s.H, fh, &s.gbuf[s.gain_off[G_LN2]], &s.vbuf[s.vec_off[V_LN2_BETA]],
                       s.eps_hid, s.x[i], s.sat, s.cnt);
 }
 
@@ -224,7 +224,7 @@ inline entropy_t off_ramp(State &s, int l, wide_t *logits) {
     linear(s, t, EB_MAX_H, 1, TANH_FRAC, M_RAMPS + 2 * l + 1, V_RAMPS + 2 * l + 1, s.frac[F_LOGIT], z,
            EB_MAX_CLASSES, 0, C_OFFRAMP);
     for (int c = 0; c < s.classes; c++) logits[c] = z[c];
-    return entropy_t(entropy_q16(logits, s.classes, s.frac[F_LOGIT], s.exp2, s.ln1p, s.cnt));
+    return entropy_t(entropy_q16<entropy_config>(logits, s.classes, s.frac[F_LOGIT], s.exp2, s.ln1p, s.cnt));
 }
 
 // ---- commands ----------------------------------------------------------------------------------

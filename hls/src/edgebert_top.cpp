@@ -22,6 +22,7 @@ int edgebert_top(int cmd, const eb::bus_t *image, int image_words, const eb::bus
 #pragma HLS INTERFACE mode=s_axilite port=threshold
 #pragma HLS INTERFACE mode=s_axilite port=stop_layer
 #pragma HLS INTERFACE mode=s_axilite port=return
+#pragma HLS INTERFACE mode=ap_ctrl_hs port=return
     return eb::accel_call(accel_state, cmd, image, image_words, embedding, tokens, length, threshold,
                           stop_layer, results);
 }

@@ -23,7 +23,7 @@ int main(int argc, char **argv) {
         const long long want = r.next(), want_cycles = r.next();
         eb::Counters cnt;
         cnt.reset();
-        const long long got = (long long)eb::entropy_q16(logits, classes, frac, tabs.exp2.data(),
+        const long long got = (long long)eb::entropy_q16<eb::entropy_config>(logits, classes, frac, tabs.exp2.data(),
                                                          tabs.ln1p.data(), cnt);
         t.check(got == want, c, "entropy", got, want);
         t.check(cnt.v[eb::C_CYCLES] == want_cycles, c, "cycles", cnt.v[eb::C_CYCLES], want_cycles);

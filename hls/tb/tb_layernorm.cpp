@@ -18,7 +18,7 @@ int main(int argc, char **argv) {
         eb::SatCounter sat;
         eb::Counters cnt;
         cnt.reset();
-        eb::layernorm_row(x.data(), width, out_frac, gain.data(), beta.data(), eps, y.data(), sat, cnt);
+        eb::layernorm_row<eb::layernorm_config>(x.data(), width, out_frac, gain.data(), beta.data(), eps, y.data(), sat, cnt);
         bool ok = true;
         for (int j = 0; j < width && ok; j++) {
             const long long want = r.next();

@@ -50,7 +50,7 @@ int main(int argc, char **argv) {
         Acts fa = {&a, K};
         Codes fb = {&w, cols};
         Out out = {&y, cols, shift, &bias, &sat};
-        eb::mac_array(M, cols, K, fa, fb, out, cnt, eb::C_LINEAR);
+        eb::mac_array<eb::mac_config>(M, cols, K, fa, fb, out, cnt, eb::C_LINEAR);
         bool ok = true;
         for (size_t i = 0; i < y.size(); i++) {
             const long long want = r.next();

@@ -18,7 +18,7 @@ int main(int argc, char **argv) {
         for (int j = 0; j < len; j++) span[j] = eb::prob_t(r.next());
         eb::Counters cnt;
         cnt.reset();
-        eb::softmax_row(scores, len, row, frac, tabs.exp2.data(), span, probs, cnt);
+        eb::softmax_row<eb::softmax_config>(scores, len, row, frac, tabs.exp2.data(), span, probs, cnt);
         bool ok = true;
         for (int j = 0; j < len && ok; j++) {
             const long long want = r.next();
