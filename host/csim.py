@@ -26,6 +26,7 @@ from model_export.data import REPO_ROOT
 HLS_DIR = REPO_ROOT / "hls"
 BUILD_DIR = REPO_ROOT / "build" / "csim"
 VARIANTS = ("native", "ap")
+DEFAULT_N = 16                       # the MAC array of the default build (EB_N in eb_types.h)
 RESULT_WORDS = 48
 COUNTERS = ("cycles", "linear", "attention", "softmax", "layernorm", "embed", "offramp", "macs",
             "offchip_words", "saturations")
@@ -87,8 +88,7 @@ def compile_flags(variant: str = "native", n: int | None = None, defines: dict |
         flags.append("-march=native")            # the library is built where it runs
     if variant == "native":
         flags.append("-DEB_NATIVE_TYPES")
-    if n is not None:
-        flags.append(f"-DEB_N={int(n)}")
+    flags.append(f"-DEB_N={int(n or DEFAULT_N)}")
     for k, v in (defines or {}).items():
         flags.append(f"-D{k}={v}")
     return flags

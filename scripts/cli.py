@@ -255,6 +255,76 @@ def predictor_cmd(task, model_dir, glue_dir, sentences, entropies, threshold, ou
         np.savetxt(out_csv, np.hstack([grid, table]), delimiter=",", fmt="%.6f")
         out["out"] = out_csv
     _emit(out, as_json)
+@main.command("run")
+@click.option("--backend", "backend_name", type=click.Choice(["csim", "pynq"]), default="csim", show_default=True)
+@click.option("--board", default=None, help="Board description: sim (default for csim), zcu104, kv260, pynq-z2.")
+@click.option("--task", required=True, help="Task whose model runs (sst2, mrpc); its dev set unless --input.")
+@click.option("--input", "input_path", default=None,
+              help="Raw text, one sentence a line (a tab between the two of a pair); '-' for stdin.")
+@click.option("--policy", type=click.Choice(["base", "ee", "lai", "oracle"]), default="lai", show_default=True)
+@click.option("--latency-target-ms", "target_ms", type=float, default=None,
+              help="Per-sentence latency target (default: the board's, docs/host.md).")
+@click.option("--out", "out_path", required=True, help="Append-only JSONL log; rerun to resume.")
+@click.option("--model-dir", default=None, help="Model package folder (default models/tiny).")
+@click.option("--overlay", default=None, help="Bitstream (.bit with its .hwh) for --backend pynq.")
+@click.option("--limit", type=int, default=None, help="Only the first N sentences.")
+@click.option("--json", "as_json", is_flag=True)
+def run_cmd(backend_name, board, task, input_path, policy, target_ms, out_path, model_dir, overlay, limit, as_json):
+    """Stream sentences through the accelerator with a DVFS policy; one JSON line per sentence."""
+    import hashlib
+    from host.boards import get_board
+    from host.runner import RunLogError, run, task_items, text_items
+    from model_export.data import get_task
+    from model_export.tokenization import Tokenizer
+    try:
+        task_ = get_task(task)
+        board_ = get_board(board or ("sim" if backend_name == "csim" else ""))
+    except ValueError as e:
+        raise click.BadParameter(str(e)) from e
+    target = board_.default_target_ms if target_ms is None else target_ms
+    if not 0 < target <= 60_000:
+        raise click.BadParameter("the latency target must be in (0, 60000] ms", param_hint="--latency-target-ms")
+    hw = _load_hw(task_.name, model_dir)
+    tok = Tokenizer(hw.cfg.max_len)
+    if input_path:
+        raw = sys.stdin.buffer.read() if input_path == "-" else _read_bytes(input_path)
+        items, source = text_items(raw, tok, task_.pair)[:limit], f"sha256:{hashlib.sha256(raw).hexdigest()[:16]}"
+    else:
+        items, source = task_items(task_.name, tok, limit), "dev"
+    backend = _make_backend(backend_name, board_, overlay)
+    header = {"task": task_.name, "policy": policy, "target_ms": target, "backend": backend_name,
+              "board": board_.name, "threshold_q16": hw.threshold_q16, "input": source,
+              "array_n": board_.array_n}
+    try:
+        with backend:
+            summary = run(backend, hw, items, policy, target, Path(out_path), header)
+    except RunLogError as e:
+        raise click.ClickException(str(e)) from e
+    summary["out"] = out_path
+    _emit(summary, as_json)
+
+
+def _read_bytes(path: str) -> bytes:
+    p = Path(path)
+    if not p.is_file():
+        raise click.BadParameter(f"no such file: {path}", param_hint="--input")
+    return p.read_bytes()
+
+
+def _make_backend(name: str, board, overlay):
+    from host.csim import CSimError
+    try:
+        if name == "csim":
+            from host.backend import CSimBackend
+            return CSimBackend(board)
+        from host.pynq_backend import PynqBackend
+        if not overlay:
+            raise click.BadParameter("--backend pynq needs --overlay BITSTREAM.bit", param_hint="--overlay")
+        return PynqBackend(board, overlay)
+    except CSimError as e:
+        raise click.ClickException(str(e)) from e
+
+
 
 # ---- the accelerator's C-simulation ---------------------------------------------------------
 @main.group()

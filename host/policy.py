@@ -1,0 +1,60 @@
+"""DVFS policies (latency-aware inference). After phase 1 the host knows H1, the predicted exit
+layer L^ and the time phase 1 took; it picks the clock for phase 2.
+
+    base    all layers, no early exit, maximum clock
+    ee      early exit, maximum clock
+    lai     stop at L^ at the latest (EdgeBERT), at the lowest clock that finishes the remaining
+            L^ - 1 layers (cycles from the cost model) within the target
+    oracle  like lai, but with the true exit layer in place of L^
+
+The clock floor is the board's maximum times f(Vmin) / f0: below it the ASIC has no lower
+operating point. If no clock meets the target, the maximum is used and the miss recorded.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from model_export.cost import Schedule
+
+from .clocks import Clock
+from .vf import VfGrid, VfPoint
+
+POLICIES = ("base", "ee", "lai", "oracle")
+
+
+@dataclass(frozen=True)
+class Decision:
+    stop_layer: int
+    mhz: float
+    vf: VfPoint
+    planned_miss: bool        # even the maximum clock cannot meet the target
+    remaining_cycles: int
+
+
+def check_policy(policy: str) -> str:
+    if policy not in POLICIES:
+        raise ValueError(f"unknown policy {policy!r}; choose from {', '.join(POLICIES)}")
+    return policy
+
+
+def vf_point(grid: VfGrid, clock: Clock, mhz: float) -> VfPoint:
+    """The ASIC operating point standing for a board clock."""
+    return grid.point_for(mhz / clock.board.top_clock)
+
+
+def phase2_plan(policy: str, clock: Clock, grid: VfGrid, sched: Schedule, tokens: int, layers: int,
+                predicted: int, true_exit: int | None, used_ms: float, target_ms: float) -> Decision:
+    """Stop layer and clock of phase 2 for one sentence that did not leave at layer 1."""
+    top = clock.board.top_clock
+    if policy in ("base", "ee"):
+        return Decision(layers, top, vf_point(grid, clock, top), False, 0)
+    stop = max(predicted if policy == "lai" else int(true_exit), 2)
+    remaining = int(sched.phase2(tokens, stop - 1)["cycles"])
+    switch_ms = clock.board.clock_switch_us / 1e3
+    slack_ms = target_ms - used_ms - switch_ms
+    need = remaining / (slack_ms * 1e3) if slack_ms > 0 else float("inf")     # MHz
+    floor = top * grid.min_ratio
+    mhz = clock.at_least(max(need, floor))
+    if mhz is None:
+        return Decision(stop, top, vf_point(grid, clock, top), True, remaining)
+    return Decision(stop, mhz, vf_point(grid, clock, mhz), False, remaining)
