@@ -46,7 +46,7 @@ class Board:
                     table[f] = (d0, d1)
         return dict(sorted(table.items()))
 
-    @property
+    @cached_property
     def clocks(self) -> list[float]:
         return list(self.clock_table)
 

@@ -49,7 +49,7 @@ def phase2_plan(policy: str, clock: Clock, grid: VfGrid, sched: Schedule, tokens
     if policy in ("base", "ee"):
         return Decision(layers, top, vf_point(grid, clock, top), False, 0)
     stop = max(predicted if policy == "lai" else int(true_exit), 2)
-    remaining = int(sched.phase2(tokens, stop - 1)["cycles"])
+    remaining = sched.phase2_cycles(tokens, stop - 1)
     switch_ms = clock.board.clock_switch_us / 1e3
     slack_ms = target_ms - used_ms - switch_ms
     need = remaining / (slack_ms * 1e3) if slack_ms > 0 else float("inf")     # MHz

@@ -135,7 +135,7 @@ class SentenceRunner:
             raise ValueError(f"the latency target must be positive, got {target_ms} ms")
         self.target_ms = float(target_ms)
         self.grid = grid or load_grid()
-        self.sched = Schedule(task.cfg, backend.board.array_n, len(task.live_heads))
+        self.sched = Schedule(task.cfg, backend.board.array_n, len(task.live_heads)).warm()
         self.threshold = task.threshold_q16
         self.layers = task.cfg.layers
 

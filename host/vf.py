@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 PARAMS = Path(__file__).resolve().parent / "params" / "asic12nm.json"
@@ -41,12 +41,12 @@ class VfGrid:
         shape = lambda x: (x - self.vth) ** self.alpha / x
         return self.f0_mhz * shape(v) / shape(self.v0)
 
-    @property
+    @cached_property
     def points(self) -> list[VfPoint]:
         step = (self.v0 - self.vmin) / (self.levels - 1)
         return [VfPoint(round(self.vmin + i * step, 6), self.freq(self.vmin + i * step)) for i in range(self.levels)]
 
-    @property
+    @cached_property
     def min_ratio(self) -> float:
         """f(Vmin) / f0: the slowest the ASIC runs, as a fraction of its top speed."""
         return self.freq(self.vmin) / self.f0_mhz

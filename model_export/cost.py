@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from functools import lru_cache
 
 from .config import ModelConfig
 
@@ -103,6 +104,21 @@ class Schedule:
             out += self.layer(s) + self.off_ramp()
             out["offramp"] += 1
         return _total(out)
+
+    def phase2_cycles(self, s: int, layers_run: int) -> int:
+        """phase2(s, layers_run)["cycles"], from a per-length cache (the DVFS decision needs it
+        per sentence, fast)."""
+        return layers_run * self._layer_step(s)
+
+    def warm(self) -> "Schedule":
+        """Fill the per-length cache for every sentence length (once, ~25 ms)."""
+        for s in range(1, self.cfg.max_len + 1):
+            self._layer_step(s)
+        return self
+
+    @lru_cache(maxsize=None)
+    def _layer_step(self, s: int) -> int:
+        return int(self.phase2(s, 1)["cycles"])
 
     def layer_report(self, s: int | None = None) -> dict:
         """One layer with its off-ramp at s tokens (default max_len) against the ideal

@@ -451,6 +451,56 @@ def bench_csim(task, model_dir, policy, limit, as_json):
            "array_n": acc.limits["n"]}, as_json)
 
 
+@bench.command("host")
+@click.option("--task", default="sst2", show_default=True)
+@click.option("--board", default="sim", show_default=True)
+@click.option("--model-dir", default=None)
+@click.option("--limit", type=int, default=200, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+def bench_host(task, board, model_dir, limit, as_json):
+    """Per-step host cost per sentence (FINN-driver style): tokenize, pack, transfer + compute,
+    DVFS decision, clock switch, unpack. Medians in microseconds."""
+    import time
+    from host import images
+    from host.backend import CSimBackend
+    from host.boards import get_board
+    from host.policy import phase2_plan
+    from host.vf import load_grid
+    from model_export.cost import Schedule
+    from model_export.data import get_task, read_examples
+    from model_export.tokenization import Tokenizer
+    try:
+        board_ = get_board(board)
+        task_ = get_task(task)
+    except ValueError as e:
+        raise click.BadParameter(str(e)) from e
+    hw = _load_hw(task_.name, model_dir)
+    tok = Tokenizer(hw.cfg.max_len)
+    examples = read_examples(task_, "dev")[:limit]
+    grid, sched = load_grid(), Schedule(hw.cfg, board_.array_n, len(hw.live_heads)).warm()
+    steps = {k: [] for k in ("tokenize", "pack", "phase1", "decision", "clock_switch", "phase2", "unpack")}
+    with CSimBackend(board_) as be:
+        be.prepare(hw)
+        clocks = be.board.clocks
+        for i, ex in enumerate(examples):
+            t = time.perf_counter
+            t0 = t(); enc = tok.encode(ex.text_a, ex.text_b, warn=False); t1 = t()
+            words = images.token_words(enc.ids, enc.token_types); t2 = t()
+            p1 = be.phase1(words, hw.threshold_q16); t3 = t()
+            plan = phase2_plan("lai", be.clock, grid, sched, len(enc.ids), hw.cfg.layers,
+                               p1.predicted_layer, None, 0.2, board_.default_target_ms); t4 = t()
+            be.set_clock(clocks[i % 2 - 2]); t5 = t()         # alternate between two clocks
+            p2 = be.phase2(hw.threshold_q16, plan.stop_layer) if not p1.exit_now else p1; t6 = t()
+            json.dumps({"logits": [int(v) for v in p2.logits], "counters": p2.counters}); t7 = t()
+            for k, a, b in zip(steps, (t0, t1, t2, t3, t4, t5, t6), (t1, t2, t3, t4, t5, t6, t7)):
+                steps[k].append((b - a) * 1e6)
+    out = {"task": task_.name, "board": board_.name, "sentences": len(examples),
+           **{f"{k}_us_median": round(float(np.median(v)), 2) for k, v in steps.items()},
+           "decision_us_max": round(float(np.max(steps["decision"])), 2),
+           "note": "phase1/phase2 include the transfer and the C-simulated compute"}
+    _emit(out, as_json)
+
+
 @main.command()
 @click.option("--config", "config_name", default="paper", show_default=True,
               help="Model config (tiny, edge, paper) or a JSON file.")
