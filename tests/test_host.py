@@ -205,3 +205,23 @@ def test_bad_run_arguments_are_named(args, message, tmp_path):
             argv += [k, v]
     r = CliRunner().invoke(main, argv + args)
     assert r.exit_code != 0 and message in r.output
+
+
+# ---- power sources ---------------------------------------------------------------------------------
+def test_power_sources(tmp_path):
+    from host.power import CsvMeterPower, HwmonPower, NoPower, PowerError, measure_window, power_source
+    hw = tmp_path / "hwmon" / "hwmon3"
+    hw.mkdir(parents=True)
+    (hw / "name").write_text("ina260\n")
+    (hw / "power1_input").write_text("4250000\n")            # microwatts
+    assert HwmonPower(tmp_path / "hwmon").sample() == pytest.approx(4.25)
+    with pytest.raises(PowerError, match="ina260"):
+        HwmonPower(tmp_path / "nothing")
+    meter = tmp_path / "meter.csv"
+    meter.write_text("time,watts\n10.0,2.0\n11.0,4.0\n12.0,9.0\n13.0,")
+    src = CsvMeterPower(meter)
+    assert src.window(9.5, 11.5) == pytest.approx(3.0) and src.window(20, 30) is None
+    watts, seconds = measure_window(HwmonPower(tmp_path / "hwmon"), lambda: time.sleep(0.12), 0.02)
+    assert watts == pytest.approx(4.25) and seconds >= 0.12
+    assert isinstance(power_source(get_board("sim")), NoPower)
+    assert isinstance(power_source(get_board("pynq-z2"), str(meter)), CsvMeterPower)
