@@ -317,7 +317,11 @@ def _make_backend(name: str, board, overlay):
         if name == "csim":
             from host.backend import CSimBackend
             return CSimBackend(board)
-        from host.pynq_backend import PynqBackend
+        try:
+            from host.pynq_backend import PynqBackend
+        except ImportError:
+            raise click.ClickException("--backend pynq: the board backend is not part of this version "
+                                       "yet (docs/host.md); use --backend csim") from None
         if not overlay:
             raise click.BadParameter("--backend pynq needs --overlay BITSTREAM.bit", param_hint="--overlay")
         return PynqBackend(board, overlay)
