@@ -295,11 +295,12 @@ def run_cmd(backend_name, board, task, input_path, policy, target_ms, out_path, 
     header = {"task": task_.name, "policy": policy, "target_ms": target, "backend": backend_name,
               "board": board_.name, "threshold_q16": hw.threshold_q16, "input": source,
               "array_n": board_.array_n}
+    from host.pynq_backend import AcceleratorError, AcceleratorTimeout
     try:
         with backend:
             summary = run(backend, hw, items, policy, target, Path(out_path), header)
-    except RunLogError as e:
-        raise click.ClickException(str(e)) from e
+    except (RunLogError, AcceleratorTimeout, AcceleratorError) as e:
+        raise click.ClickException(f"{e} (the log {out_path} keeps every finished sentence; rerun to resume)") from e
     summary["out"] = out_path
     _emit(summary, as_json)
 
@@ -317,17 +318,15 @@ def _make_backend(name: str, board, overlay):
         if name == "csim":
             from host.backend import CSimBackend
             return CSimBackend(board)
-        try:
-            from host.pynq_backend import PynqBackend
-        except ImportError:
-            raise click.ClickException("--backend pynq: the board backend is not part of this version "
-                                       "yet (docs/host.md); use --backend csim") from None
+        from host.pynq_backend import OverlayError, PynqBackend
         if not overlay:
             raise click.BadParameter("--backend pynq needs --overlay BITSTREAM.bit", param_hint="--overlay")
-        return PynqBackend(board, overlay)
+        try:
+            return PynqBackend(board, overlay)
+        except OverlayError as e:
+            raise click.ClickException(str(e)) from e
     except CSimError as e:
         raise click.ClickException(str(e)) from e
-
 
 
 # ---- the accelerator's C-simulation ---------------------------------------------------------

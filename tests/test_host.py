@@ -116,7 +116,7 @@ def test_task_switch_moves_only_the_task_and_matches_golden(tasks, tokenizer):
 HEADER = {"task": "sst2", "policy": "lai", "target_ms": 6.0, "backend": "csim", "board": "sim"}
 
 
-@pytest.mark.parametrize("policy,count", [("lai", 300), ("ee", 60), ("base", 30), ("oracle", 60)])
+@pytest.mark.parametrize("policy,count", [("lai", 872), ("ee", 60), ("base", 30), ("oracle", 60)])
 def test_run_matches_golden(policy, count, tasks, tokenizer, tmp_path):
     task = tasks["sst2"]
     items = task_items("sst2", tokenizer, count)
