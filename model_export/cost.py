@@ -105,6 +105,31 @@ class Schedule:
             out["offramp"] += 1
         return _total(out)
 
+    def sfu_elements(self, s: int, layers: int, embed: bool) -> Counter:
+        """Special-function elements of a phase: softmax, LayerNorm, GELU (per layer), tanh and
+        entropy (per off-ramp), the embedding LayerNorm (phase 1)."""
+        c = self.cfg
+        return Counter({"softmax": layers * self.heads * s * s,
+                        "layernorm": layers * 2 * s * c.hidden + (s * c.embed_dim if embed else 0),
+                        "gelu": layers * s * c.ffn, "tanh": layers * c.hidden,
+                        "entropy": layers * c.num_labels})
+
+    def attention_macs(self, s: int, layers: int) -> int:
+        return layers * self.heads * 2 * s * s * self.cfg.head_dim
+
+    def offramp_macs(self, layers: int) -> int:
+        return layers * (self.cfg.hidden ** 2 + self.cfg.num_labels * self.cfg.hidden)
+
+    def phase1_cycles(self, record_words) -> int:
+        """phase1(record_words)["cycles"], fast: the per-token fetch plus a per-length cache."""
+        e = self.cfg.embed_dim
+        return sum(embed_row_cycles(int(w), e, self.n) for w in record_words) + self._phase1_rest(len(record_words))
+
+    @lru_cache(maxsize=None)
+    def _phase1_rest(self, s: int) -> int:
+        whole = self.phase1([0] * s)
+        return int(whole["cycles"] - whole["embed"])
+
     def phase2_cycles(self, s: int, layers_run: int) -> int:
         """phase2(s, layers_run)["cycles"], from a per-length cache (the DVFS decision needs it
         per sentence, fast)."""

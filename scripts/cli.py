@@ -504,6 +504,70 @@ def bench_host(task, board, model_dir, limit, as_json):
     _emit(out, as_json)
 
 
+# ---- the 12 nm energy projection ---------------------------------------------------------------
+@main.group()
+def energy():
+    """The calibrated 12 nm ASIC energy and latency projection."""
+
+
+@energy.command("replay")
+@click.option("--params", "params_path", default=None, help="Parameter file (default host/params/asic12nm.json).")
+@click.option("--data", "data_dir", default=None, help="EdgeBERT exit data (default ../shared/data/edgebert).")
+@click.option("--target-factor", default=2.0, show_default=True,
+              help="Latency target as a multiple of the all-layer latency at V0.")
+@click.option("--update-doc", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Rewrite the generated sections of docs/energy_model.md.")
+@click.option("--json", "as_json", is_flag=True)
+def energy_replay(params_path, data_dir, target_factor, update_doc, as_json):
+    """EdgeBERT's released SST-2 exit data through the projection: base/EE, EE/LAI, base/LAI."""
+    from host.energy import EnergyParams, EnergyParamsError
+    from host.replay import DATA_DIR, TARGET_FACTORS, replay, sensitivity
+    if target_factor <= 0:
+        raise click.BadParameter("must be > 0", param_hint="--target-factor")
+    try:
+        p = EnergyParams.load(params_path) if params_path else EnergyParams.load()
+        d = Path(data_dir) if data_dir else DATA_DIR
+        out = replay(p, d, target_factor=target_factor)
+        if update_doc:
+            from model_export.ladder import replace_sections
+            sections = energy_doc_sections(p, d, TARGET_FACTORS, sensitivity(p, d, target_factor), out)
+            path = Path(update_doc)
+            path.write_text(replace_sections(path.read_text(), sections))
+    except (EnergyParamsError, FileNotFoundError, ValueError) as e:
+        raise click.ClickException(str(e)) from e
+    if not as_json:
+        for row in out["thresholds"]:
+            click.echo("  ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()
+                                 if k.startswith(("threshold", "ratio", "target", "avg_exit"))))
+    if as_json:
+        _emit(out, True)
+
+
+RATIO_COLUMNS = ["threshold", "avg_exit_layer", "ratio_base_over_ee", "ratio_ee_over_lai_oracle",
+                 "ratio_base_over_lai_oracle", "ratio_ee_over_lai_predictor", "ratio_base_over_lai_predictor",
+                 "target_met_fraction_predictor", "ratio_ee_over_lai_predictor_forced"]
+
+
+def energy_doc_sections(p, data_dir, factors, bands, default) -> dict[str, str]:
+    from host.replay import replay
+    from model_export.ladder import markdown
+    fmt = lambda r: {k: round(v, 3) if isinstance(v, float) else v for k, v in r.items()}
+    sections = {"replay": markdown([fmt(r) for r in default["thresholds"]], RATIO_COLUMNS)}
+    rows = []
+    for f in factors:
+        r = replay(p, data_dir, target_factor=f)
+        t = next(x for x in r["thresholds"] if x["threshold"] == 0.25)
+        rows.append(fmt({"target": f"{f:g} x base ({f * r['base_latency_ms']:.1f} ms)", **t}))
+    sections["targets"] = markdown(rows, ["target"] + RATIO_COLUMNS[2:])
+    band_rows = []
+    for b in bands:
+        vals = {k: [t[k] for t in b["thresholds"]] for k in RATIO_COLUMNS[2:7]}
+        band_rows.append({"variation": b["variation"],
+                          **{k: f"{min(v):.2f}-{max(v):.2f}" for k, v in vals.items()}})
+    sections["sensitivity"] = markdown(band_rows, ["variation"] + RATIO_COLUMNS[2:7])
+    return sections
+
+
 @main.command()
 @click.option("--config", "config_name", default="paper", show_default=True,
               help="Model config (tiny, edge, paper) or a JSON file.")
