@@ -25,7 +25,7 @@ from model_export.tokenization import EmptyInputError, Encoded, Tokenizer, Trunc
 
 from . import images
 from .backend import Backend
-from .policy import check_policy, phase2_plan, vf_point
+from .policy import check_policy, phase1_clock, phase2_plan, vf_point
 from .vf import VfGrid, load_grid
 
 LOG_FORMAT = "edgebert-run-v1"
@@ -138,6 +138,11 @@ class SentenceRunner:
         self.sched = Schedule(task.cfg, backend.board.array_n, len(task.live_heads)).warm()
         self.threshold = task.threshold_q16
         self.layers = task.cfg.layers
+        self._record_words = images.embedding_record_words(task.word_table, np.arange(task.cfg.vocab_size)).tolist()
+
+    def record_words(self, ids) -> list[int]:
+        """DDR words of each token's embedding record (what phase 1 will fetch)."""
+        return [self._record_words[i] for i in ids]
 
     def _reference(self, tokens) -> int:
         """The exit layer plain early exit reaches (an untimed pass for lai and oracle)."""
@@ -152,9 +157,11 @@ class SentenceRunner:
         s, top = len(enc.ids), b.board.top_clock
         gate = -1 if self.policy == "base" else self.threshold
         true_exit = self._reference(tokens) if self.policy == "oracle" else None
+        want1 = phase1_clock(self.policy, b.clock, self.grid, self.sched,
+                             self.sched.phase1_cycles(self.record_words(enc.ids)), s, self.layers, self.target_ms)
         t_switch = time.perf_counter()
-        back_to_top = b.clock.mhz != top              # the previous sentence ran phase 2 slower
-        f1 = b.set_clock(top)
+        switched1 = b.clock.mhz != want1               # the previous sentence left another clock
+        f1 = b.set_clock(want1)
         switch_s = time.perf_counter() - t_switch
         t0 = time.perf_counter()
         p1 = b.phase1(tokens, gate)
@@ -165,11 +172,11 @@ class SentenceRunner:
                "phase1": {"cycles": p1.counters["cycles"], "clock_mhz": f1, "ms": ms1,
                           "wall_ms": wall1 * 1e3, "vf": vars(vf_point(self.grid, b.clock, f1)),
                           "counters": p1.counters}}
-        entropies, logits, exit_layer, switches, planned_miss = [p1.h1], p1.logits, 1, int(back_to_top), False
-        latency = ms1 + back_to_top * b.board.clock_switch_us / 1e3
+        entropies, logits, exit_layer, switches, planned_miss = [p1.h1], p1.logits, 1, int(switched1), False
+        latency = ms1 + switched1 * b.board.clock_switch_us / 1e3
         if not p1.exit_now:
             plan = phase2_plan(self.policy, b.clock, self.grid, self.sched, s, self.layers,
-                               p1.predicted_layer, true_exit, ms1, self.target_ms)
+                               p1.predicted_layer, true_exit, latency, self.target_ms)
             t_switch = time.perf_counter()
             if plan.mhz != b.clock.mhz:
                 b.set_clock(plan.mhz)

@@ -568,6 +568,113 @@ def energy_doc_sections(p, data_dir, factors, bands, default) -> dict[str, str]:
     return sections
 
 
+# ---- reports and the main demo -------------------------------------------------------------------
+@main.command()
+@click.argument("runs", nargs=-1, required=True, type=click.Path())
+@click.option("--out", "out_dir", required=True, help="Report folder (report.md, summary.json, PNGs).")
+@click.option("--sweep", "sweep_path", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="Threshold sweep JSON (list of threshold/accuracy/avg_exit_layer/energy_uj_mean), as the demo writes.")
+@click.option("--params", "params_path", default=None, help="Energy parameter file.")
+@click.option("--json", "as_json", is_flag=True)
+def report(runs, out_dir, sweep_path, params_path, as_json):
+    """Markdown report with plots from run logs (one per policy) through the 12 nm projection."""
+    from host.energy import EnergyParams, EnergyParamsError
+    from host.report import ReportError, build_report
+    try:
+        p = EnergyParams.load(params_path) if params_path else EnergyParams.load()
+        sweep = json.loads(Path(sweep_path).read_text()) if sweep_path else None
+        summary = build_report([Path(r) for r in runs], Path(out_dir), p, sweep)
+    except (ReportError, EnergyParamsError) as e:
+        raise click.ClickException(str(e)) from e
+    summary.pop("energy_vs_target", None)
+    _emit(summary, as_json)
+
+
+@main.command()
+@click.option("--task", default="sst2", show_default=True)
+@click.option("--latency-target-ms", "target_ms", type=float, default=None,
+              help="Per-sentence latency target (default: the sim board's, docs/host.md).")
+@click.option("--out", "out_dir", default="reports/demo", show_default=True)
+@click.option("--limit", type=int, default=None, help="Only the first N dev sentences.")
+@click.option("--json", "as_json", is_flag=True)
+def demo(task, target_ms, out_dir, limit, as_json):
+    """The main job: the shipped model on the C-simulation under base, EE and LAI, the 12 nm
+    projection, and a report with plots."""
+    from host.backend import CSimBackend
+    from host.boards import get_board
+    from host.csim import CSimError
+    from host.energy import EnergyParams
+    from host.report import build_report
+    from host.runner import run, task_items
+    from model_export.tokenization import Tokenizer
+    board = get_board("sim")
+    target = board.default_target_ms if target_ms is None else target_ms
+    if not 0 < target <= 60_000:
+        raise click.BadParameter("the latency target must be in (0, 60000] ms", param_hint="--latency-target-ms")
+    hw = _load_hw(task, None)
+    items = task_items(task, Tokenizer(hw.cfg.max_len), limit)
+    out = Path(out_dir)
+    logs = []
+    try:
+        with CSimBackend(board) as backend:
+            for policy in ("base", "ee", "lai"):
+                header = {"task": task, "policy": policy, "target_ms": target, "backend": "csim", "board": board.name,
+                          "threshold_q16": hw.threshold_q16, "input": "dev" if limit is None else f"dev[:{limit}]",
+                          "array_n": board.array_n}
+                log = out / "runs" / f"{policy}.jsonl"
+                run(backend, hw, items, policy, target, log, header)
+                logs.append(log)
+    except CSimError as e:
+        raise click.ClickException(str(e)) from e
+    p = EnergyParams.load()
+    sweep = _demo_sweep(hw, items, board, p)
+    (out / "sweep.json").write_text(json.dumps(sweep, indent=1))
+    summary = build_report(logs, out, p, sweep)
+    summary.pop("energy_vs_target", None)
+    if not as_json:
+        click.echo(f"{'mode':>8} {'accuracy':>9} {'avg exit':>9} {'energy uJ':>10} {'p99 ms':>7} {'met':>7}")
+        for m, s in summary["modes"].items():
+            acc = "-" if s.get("accuracy") is None else f"{100 * s['accuracy']:.1f}%"
+            click.echo(f"{m:>8} {acc:>9} {s['avg_exit_layer']:>9.2f} {s['energy_uj_mean']:>10.3f} "
+                       f"{s['latency_ms_p99']:>7.2f} {100 * s['target_met_fraction']:>6.1f}%")
+        click.echo(f"base/LAI {summary.get('ratio_base_over_lai', 0):.2f}x, EE/LAI {summary.get('ratio_ee_over_lai', 0):.2f}x; "
+                   f"report: {out / 'report.md'}")
+    else:
+        _emit(summary, True)
+
+
+def _demo_sweep(hw, items, board, p) -> list[dict]:
+    """Accuracy, average exit and EE energy (V0) per threshold, from the golden model's
+    all-layer trace of each sentence (the hardware's exact logits and entropies)."""
+    from host import images
+    from host.energy import phase_energy
+    from model_export.cost import Schedule
+    from model_export.golden import GoldenModel, evaluate_set
+    sched = Schedule(hw.cfg, board.array_n, len(hw.live_heads)).warm()
+    enc = [it.encoded for it in items]
+    labels = np.array([it.label for it in items])
+    trace = evaluate_set(GoldenModel(hw), enc, hw.threshold_q16)
+    step = {}
+    e1 = []
+    for e in enc:
+        s = len(e.ids)
+        c1 = sched.phase1(images.embedding_record_words(hw.word_table, e.ids))
+        e1.append(sum(phase_energy(p, sched, s, 1, True, c1, p.v0)[0].values()))
+        if s not in step:
+            step[s] = sum(phase_energy(p, sched, s, 1, False, sched.phase2(s, 1), p.v0)[0].values())
+    e1 = np.array(e1)
+    per_layer = np.array([step[len(e.ids)] for e in enc])
+    rows = []
+    for t in THRESHOLD_GRID:
+        below = trace["entropies"] < t
+        layers = np.where(below.any(axis=1), below.argmax(axis=1) + 1, hw.cfg.layers)
+        pred = trace["logits"][np.arange(len(enc)), layers - 1].argmax(-1)
+        rows.append({"threshold": t, "accuracy": float((pred == labels).mean()),
+                     "avg_exit_layer": float(layers.mean()),
+                     "energy_uj_mean": float((e1 + (layers - 1) * per_layer).mean())})
+    return rows
+
+
 @main.command()
 @click.option("--config", "config_name", default="paper", show_default=True,
               help="Model config (tiny, edge, paper) or a JSON file.")

@@ -73,3 +73,12 @@ def test_cycles_command():
     assert out["mac_utilization"] >= 0.8
     bad = CliRunner().invoke(main, ["cycles", "--config", "huge"])
     assert bad.exit_code != 0 and "unknown model config" in bad.output
+
+
+def test_fast_phase_cycles_equal_the_full_model():
+    sched = cost.Schedule(load_model_config("tiny"), 8, 3)
+    rng = np.random.default_rng(0)
+    for s in (1, 9, 64, 128):
+        words = rng.integers(4, 40, size=s).tolist()
+        assert sched.phase1_cycles(words) == sched.phase1(words)["cycles"]
+        assert sched.phase2_cycles(s, 5) == sched.phase2(s, 5)["cycles"]
