@@ -58,15 +58,17 @@ def load_run(path: Path) -> tuple[dict, list[dict]]:
 def project(rec: dict, p: EnergyParams, sched: Schedule) -> dict:
     """Energy per operator (uJ), total, and ASIC latency (ms) of a logged sentence."""
     e1, t1 = phase_energy(p, sched, rec["tokens"], 1, True, rec["phase1"]["counters"], rec["phase1"]["vf"]["volts"])
-    ops, ms = dict(e1), t1
+    ops, ms, phases = dict(e1), t1, {"phase1": sum(e1.values()), "phase2": 0.0}
     if "phase2" in rec:
         e2, t2 = phase_energy(p, sched, rec["tokens"], rec["exit_layer"] - 1, False, rec["phase2"]["counters"],
                               rec["phase2"]["vf"]["volts"])
         ops = {k: ops[k] + e2[k] for k in ops}
         ms += t2
+        phases["phase2"] = sum(e2.values())
     switch = switch_energy_uj(p, rec.get("clock_switches", 0))
     ops["overhead"] += switch
-    return {"ops": ops, "energy_uj": sum(ops.values()), "asic_ms": ms + rec.get("clock_switches", 0) * p.t_switch_ns * 1e-6}
+    return {"ops": ops, "phases": phases, "energy_uj": sum(ops.values()),
+            "asic_ms": ms + rec.get("clock_switches", 0) * p.t_switch_ns * 1e-6}
 
 
 def replan(rec: dict, policy: str, target_ms: float, board, p: EnergyParams, sched: Schedule,
@@ -109,7 +111,8 @@ def mode_summary(records: list[dict], projected: list[dict]) -> dict:
             "latency_ms_mean": float(lat.mean()),
             "asic_latency_ms_p99": float(np.percentile([x["asic_ms"] for x in projected], 99)),
             "target_met_fraction": float(np.mean([r["target_met"] for r in records])),
-            "energy_breakdown_uj": {k: float(np.mean([x["ops"][k] for x in projected])) for k in OPERATORS}}
+            "energy_breakdown_uj": {k: float(np.mean([x["ops"][k] for x in projected])) for k in OPERATORS},
+            "energy_phase_uj": {k: float(np.mean([x["phases"][k] for x in projected])) for k in ("phase1", "phase2")}}
 
 
 def build_report(run_paths: list[Path], out_dir: Path, params: EnergyParams | None = None,
