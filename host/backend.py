@@ -93,7 +93,12 @@ class CSimBackend(Backend):
     def __init__(self, board: str | Board = "sim", variant: str = "native"):
         board = get_board(board) if isinstance(board, str) else board
         super().__init__(board, Clock(board))
-        self.acc = CSimAccelerator(variant, board.array_n)
+        defines = None
+        if board.name != "sim":                 # the board's own build: array, limits, DDR off-ramps
+            from .builds import get_build
+            defines = {k: v for k, v in get_build(board.name).defines.items() if k != "EB_N"}
+        self.acc = CSimAccelerator(variant, board.array_n, defines=defines)
+        self.limits = self.acc.limits
         self.moved_bytes = 0
 
     def _load_shared(self, image):

@@ -44,7 +44,7 @@ STATUS = {
     10: "the embedding image is missing, corrupt or does not match the task's embedding width",
 }
 LIMIT_NAMES = ("n", "max_len", "max_e", "max_h", "max_ffn", "max_heads", "max_layers", "max_classes",
-               "native_types")
+               "native_types", "ramps_in_ddr")
 SCHEDULE_NAMES = ("mac_pipe", "softmax_passes", "layernorm_passes", "div_cycles", "isqrt_cycles",
                   "log_cycles", "axi_latency")
 
@@ -122,7 +122,7 @@ TESTBENCHES = ("af", "mac", "softmax", "layernorm", "pwl", "entropy", "exit")
 
 
 def build_testbench(name: str, variant: str = "native", n: int | None = None,
-                    sanitize: bool = False) -> Path:
+                    sanitize: bool = False, defines: dict | None = None) -> Path:
     """A per-operator testbench (tb_<name>.cpp), or the whole accelerator ("accel", linked with
     the bridge)."""
     files = [HLS_DIR / "tb" / f"tb_{name}.cpp"]
@@ -130,7 +130,7 @@ def build_testbench(name: str, variant: str = "native", n: int | None = None,
         files.append(HLS_DIR / "src" / "bridge.cpp")
     elif name not in TESTBENCHES:
         raise ValueError(f"unknown testbench {name!r}; known: accel, {', '.join(TESTBENCHES)}")
-    flags = compile_flags(variant, n, sanitize=sanitize) + [f"-I{HLS_DIR / 'tb'}"]
+    flags = compile_flags(variant, n, defines, sanitize=sanitize) + [f"-I{HLS_DIR / 'tb'}"]
     tag = f"tb_{name}-{variant}{'-asan' if sanitize else ''}"
     return build(tag, files, [f for f in flags if f != "-fPIC"], shared=False)
 
@@ -179,8 +179,9 @@ class PhaseResult:
 class CSimAccelerator:
     """One accelerator instance in C-simulation (its own on-chip state)."""
 
-    def __init__(self, variant: str = "native", n: int | None = None, library: Path | None = None):
-        path = library or build_library(variant, n)
+    def __init__(self, variant: str = "native", n: int | None = None, library: Path | None = None,
+                 defines: dict | None = None):
+        path = library or build_library(variant, n, defines)
         self.lib = ctypes.CDLL(str(path))
         self.lib.eb_create.restype = ctypes.c_void_p
         self.lib.eb_destroy.argtypes = [ctypes.c_void_p]
@@ -295,10 +296,11 @@ def run_sentence(acc: CSimAccelerator, tokens: np.ndarray, threshold: int, layer
     return SentenceRun(p2.logits, p2.exit_layer, ents, p1.predicted_layer, p1.counters, p2.counters)
 
 
-def load_accelerator(task, variant: str = "native", n: int | None = None) -> CSimAccelerator:
+def load_accelerator(task, variant: str = "native", n: int | None = None,
+                     defines: dict | None = None) -> CSimAccelerator:
     """A C-sim accelerator with the shared tables, the task and its embedding table loaded."""
     from . import images
-    acc = CSimAccelerator(variant, n)
+    acc = CSimAccelerator(variant, n, defines=defines)
     acc.load_shared(images.shared_image(task.tables))
     acc.load_task(images.task_image(task))
     acc.set_embedding(images.embedding_image(task.word_table))

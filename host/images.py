@@ -105,6 +105,17 @@ def embedding_image(word: AfTensor) -> np.ndarray:
     return np.concatenate([header, index, records])
 
 
+def ramp_record_words(task: HwTask) -> tuple[int, ...]:
+    """Words of each off-ramp matrix record in the task image (pooler, classifier per layer):
+    what a build with the off-ramps in DDR fetches per layer."""
+    out = []
+    for l in range(task.cfg.layers):
+        for name in (f"ramps.{l}.pooler", f"ramps.{l}.classifier"):
+            codes = task.matrices[name].codes
+            out.append(4 + -(-codes.size // 32) + -(-int(np.count_nonzero(codes)) // 4))
+    return tuple(out)
+
+
 def embedding_record_words(word: AfTensor, ids) -> np.ndarray:
     """Words of each token's embedding record (what phase 1 reads from DDR per token)."""
     codes = word.codes[np.asarray(ids)]

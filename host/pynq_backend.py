@@ -131,6 +131,12 @@ class PynqBackend(Backend):
     def _place_embedding(self, image):
         self._set_pointer("embedding", self._buffer("embedding", image))
 
+    def _point_at_task(self) -> None:
+        """Builds with the off-ramps in DDR read them from the loaded task's image."""
+        buf = self._buffers.get(f"task:{self.task_name}")
+        if buf is not None:
+            self._set_pointer("image", buf)
+
     def prepare(self, task):
         self.pending_task = task.name
         return super().prepare(task)
@@ -141,12 +147,14 @@ class PynqBackend(Backend):
             raise ValueError(f"sentence of {n} tokens: the token buffer holds 1..{MAX_TOKENS}")
         self.tokens[:n] = tokens
         self.tokens.flush()
+        self._point_at_task()
         res = self._run(CMD_PHASE1, length=n, threshold=threshold)
         return PhaseResult(int(res[0]), res[4: 4 + self.classes].astype(np.int64), {1: int(res[8])},
                            self._counters(res), predicted_layer=int(res[1]), h1=int(res[3]),
                            exit_now=bool(res[2]))
 
     def phase2(self, threshold, stop_layer):
+        self._point_at_task()
         res = self._run(CMD_PHASE2, threshold=threshold, stop_layer=stop_layer)
         layer = int(res[0])
         return PhaseResult(layer, res[4: 4 + self.classes].astype(np.int64),

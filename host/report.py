@@ -19,6 +19,7 @@ import numpy as np  # noqa: E402
 from model_export.cost import Schedule  # noqa: E402
 
 from .boards import get_board  # noqa: E402
+from .builds import schedule_for  # noqa: E402
 from .clocks import Clock  # noqa: E402
 from .energy import OPERATORS, EnergyParams, phase_energy, switch_energy_uj  # noqa: E402
 from .policy import phase1_clock, phase2_plan, vf_point  # noqa: E402
@@ -134,7 +135,7 @@ def build_report(run_paths: list[Path], out_dir: Path, params: EnergyParams | No
     from model_export.export import load_artifact
     from model_export.package import DEFAULT_MODEL_DIR
     task = load_artifact(DEFAULT_MODEL_DIR / "accel", [head["task"]])[head["task"]]
-    sched = Schedule(task.cfg, head.get("array_n", board.array_n), len(task.live_heads)).warm()
+    sched = schedule_for(task, board.name, head.get("array_n", board.array_n)).warm()
     target = float(head["target_ms"])
 
     modes = {}

@@ -18,13 +18,13 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from model_export.cost import Schedule
 from model_export.data import get_task, read_examples
 from model_export.numerics.functions import ENTROPY_FRAC
 from model_export.tokenization import EmptyInputError, Encoded, Tokenizer, TruncationWarning
 
 from . import images
 from .backend import Backend
+from .builds import schedule_for
 from .policy import check_policy, phase1_clock, phase2_plan, vf_point
 from .vf import VfGrid, load_grid
 
@@ -135,7 +135,7 @@ class SentenceRunner:
             raise ValueError(f"the latency target must be positive, got {target_ms} ms")
         self.target_ms = float(target_ms)
         self.grid = grid or load_grid()
-        self.sched = Schedule(task.cfg, backend.board.array_n, len(task.live_heads)).warm()
+        self.sched = schedule_for(task, backend.board.name, backend.board.array_n).warm()
         self.threshold = task.threshold_q16
         self.layers = task.cfg.layers
         self._record_words = images.embedding_record_words(task.word_table, np.arange(task.cfg.vocab_size)).tolist()

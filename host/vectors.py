@@ -150,16 +150,18 @@ def _exit_cases(rng, cases: int, layers: int = 12) -> list[str]:
 
 # ---- the whole accelerator ---------------------------------------------------------------------
 def write_accelerator_vectors(out: Path, task, encoded, n: int = 16, policies=(0,),
-                              threshold: int | None = None) -> Path:
+                              threshold: int | None = None, ramps_in_ddr: bool = False) -> Path:
     """Images and golden expectations for `encoded` sentences; policy 0 runs to the last layer
-    (still exiting early), policy 1 stops at the predicted layer."""
+    (still exiting early), policy 1 stops at the predicted layer. `ramps_in_ddr`: the expected
+    cycles of a build that fetches the off-ramps from DDR."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     images.shared_image(task.tables).tofile(out / "shared.u32")
     images.task_image(task).tofile(out / "task.u32")
     images.embedding_image(task.word_table).tofile(out / "embedding.u32")
     golden = GoldenModel(task)
-    sched = cost.Schedule(task.cfg, n, len(task.live_heads))
+    sched = cost.Schedule(task.cfg, n, len(task.live_heads),
+                          images.ramp_record_words(task) if ramps_in_ddr else None)
     thr = task.threshold_q16 if threshold is None else int(threshold)
     lines = []
     for e in encoded:

@@ -9,6 +9,7 @@ Per operator (n x n output-stationary MAC array; an n-lane special function unit
     LayerNorm, per row of W: 3 ceil(W/n) + ISQRT + DIV
     entropy of C logits:     2 C + LOG + DIV
     embedding row fetch:     2 AXI_LATENCY + 1 + record words + ceil(E/n)
+    off-ramp fetch (builds with the off-ramps in DDR), per matrix: AXI_LATENCY + record words
 """
 from __future__ import annotations
 
@@ -61,6 +62,9 @@ class Schedule:
     cfg: ModelConfig
     n: int = 16
     live_heads: int | None = None          # heads with a non-zero span (default: all)
+    # Builds that keep the off-ramps in DDR fetch each layer's pooler and classifier records:
+    # their lengths in words, two per layer (host.images.ramp_record_words); None: on chip.
+    ramp_words: tuple | None = None
 
     @property
     def heads(self) -> int:
@@ -77,10 +81,16 @@ class Schedule:
         out["macs"] = s * (4 * h * h + 2 * h * f) + self.heads * 2 * s * s * d
         return out
 
-    def off_ramp(self) -> Counter:
+    def off_ramp(self, layer: int | None = None) -> Counter:
+        """Off-ramp `layer` (0-based); the fetch from DDR is counted when the build has one."""
         h, k = self.cfg.hidden, self.cfg.num_labels
-        return Counter({"offramp": matmul_cycles(1, h, h, self.n) + matmul_cycles(1, k, h, self.n)
-                        + entropy_cycles(k), "macs": h * h + k * h})
+        out = Counter({"offramp": matmul_cycles(1, h, h, self.n) + matmul_cycles(1, k, h, self.n)
+                       + entropy_cycles(k), "macs": h * h + k * h})
+        if self.ramp_words is not None and layer is not None:
+            words = self.ramp_words[2 * layer] + self.ramp_words[2 * layer + 1]
+            out["offramp"] += 2 * AXI_LATENCY + words
+            out["offchip_words"] += words
+        return out
 
     def embed(self, record_words) -> Counter:
         """Embedding of tokens whose DDR records are `record_words` words long, its LayerNorm and
@@ -93,15 +103,15 @@ class Schedule:
                         "macs": s * e * self.cfg.hidden})
 
     def phase1(self, record_words) -> Counter:
-        out = self.embed(record_words) + self.layer(len(record_words)) + self.off_ramp()
+        out = self.embed(record_words) + self.layer(len(record_words)) + self.off_ramp(0)
         out["offramp"] += 1 + (self.cfg.layers - 2)             # exit gate + predictor table
         return _total(out)
 
     def phase2(self, s: int, layers_run: int) -> Counter:
         """Layers 2 .. 1 + layers_run, each with its off-ramp and exit-gate compare."""
         out = Counter()
-        for _ in range(layers_run):
-            out += self.layer(s) + self.off_ramp()
+        for i in range(layers_run):
+            out += self.layer(s) + self.off_ramp(1 + i)
             out["offramp"] += 1
         return _total(out)
 
@@ -133,7 +143,15 @@ class Schedule:
     def phase2_cycles(self, s: int, layers_run: int) -> int:
         """phase2(s, layers_run)["cycles"], from a per-length cache (the DVFS decision needs it
         per sentence, fast)."""
-        return layers_run * self._layer_step(s)
+        return layers_run * self._layer_step(s) + self._ramp_fetch(layers_run)
+
+    @lru_cache(maxsize=None)
+    def _ramp_fetch(self, layers_run: int) -> int:
+        """Fetch cycles of off-ramps 1..layers_run (0 when they are on chip)."""
+        if self.ramp_words is None:
+            return 0
+        return sum(2 * AXI_LATENCY + self.ramp_words[2 * l] + self.ramp_words[2 * l + 1]
+                   for l in range(1, layers_run + 1))
 
     def warm(self) -> "Schedule":
         """Fill the per-length cache for every sentence length (once, ~25 ms)."""
@@ -143,13 +161,14 @@ class Schedule:
 
     @lru_cache(maxsize=None)
     def _layer_step(self, s: int) -> int:
-        return int(self.phase2(s, 1)["cycles"])
+        c = self.layer(s) + self.off_ramp()
+        return int(sum(c[k] for k in PHASE_CYCLES)) + 1
 
     def layer_report(self, s: int | None = None) -> dict:
         """One layer with its off-ramp at s tokens (default max_len) against the ideal
         MAC-bound count MACs / n^2 (REFERENCE: 3.64 M cycles for ALBERT-base at n = 16)."""
         s = self.cfg.max_len if s is None else s
-        body = self.layer(s) + self.off_ramp()
+        body = self.layer(s) + self.off_ramp(1)
         body["offramp"] += 1
         body = _total(body)
         ideal = self.layer(s)["macs"] / self.n ** 2

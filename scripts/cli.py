@@ -285,7 +285,11 @@ def run_cmd(backend_name, board, task, input_path, policy, target_ms, out_path, 
     if not 0 < target <= 60_000:
         raise click.BadParameter("the latency target must be in (0, 60000] ms", param_hint="--latency-target-ms")
     hw = _load_hw(task_.name, model_dir)
-    tok = Tokenizer(hw.cfg.max_len)
+    max_len = hw.cfg.max_len
+    if board_.name != "sim":                 # the board's build may hold shorter sentences
+        from host.builds import get_build
+        max_len = min(max_len, get_build(board_.name).limit("EB_MAX_LEN"))
+    tok = Tokenizer(max_len)
     if input_path:
         raw = sys.stdin.buffer.read() if input_path == "-" else _read_bytes(input_path)
         items, source = text_items(raw, tok, task_.pair)[:limit], f"sha256:{hashlib.sha256(raw).hexdigest()[:16]}"
@@ -381,22 +385,37 @@ def csim_verify(task, model_dir, variant, policy, threshold, limit, as_json):
 @click.option("--variant", type=click.Choice(["native", "ap"]), default="native", show_default=True)
 @click.option("--sanitize", is_flag=True, help="Build with AddressSanitizer + UndefinedBehaviorSanitizer.")
 @click.option("--n", "array_n", default=16, show_default=True, help="MAC array size the build and vectors use.")
+@click.option("--board", default=None, help="Build and vectors of a board's configuration (hls/tcl/boards.tcl).")
 @click.option("--task", default="sst2", show_default=True, help="Task of the whole-accelerator bench.")
 @click.option("--model-dir", default=None)
 @click.option("--sentences", default=24, show_default=True, help="Dev sentences for the accelerator bench.")
 @click.option("--out", "out_dir", default="build/vectors", show_default=True, help="Where vectors go.")
 @click.option("--json", "as_json", is_flag=True)
-def csim_testbench(variant, sanitize, array_n, task, model_dir, sentences, out_dir, as_json):
+def csim_testbench(variant, sanitize, array_n, board, task, model_dir, sentences, out_dir, as_json):
     """Per-operator C++ testbenches and the whole-accelerator testbench on golden vectors."""
     from host import csim as cs
     from host import vectors
+    defines, ramps = None, False
+    if board:
+        from host.builds import get_build
+        try:
+            build = get_build(board)
+        except ValueError as e:
+            raise click.BadParameter(str(e), param_hint="--board") from e
+        array_n, defines = build.n, {k: v for k, v in build.defines.items() if k != "EB_N"}
+        ramps = bool(build.limit("EB_RAMPS_IN_DDR"))
+        limit = build.limit("EB_MAX_LEN")
     hw, enc, _ = _csim_inputs(task, model_dir, sentences)
+    if board:
+        enc = [e for e in enc if len(e.ids) <= limit]
     ops = vectors.write_operator_vectors(Path(out_dir) / "operators", n=array_n)
-    acc = vectors.write_accelerator_vectors(Path(out_dir) / task, hw, enc, n=array_n, policies=(0, 1))
+    acc = vectors.write_accelerator_vectors(Path(out_dir) / task, hw, enc, n=array_n, policies=(0, 1),
+                                            ramps_in_ddr=ramps)
     results = []
     try:
         for name in (*cs.TESTBENCHES, "accel"):
-            exe = cs.build_testbench(name, variant, array_n, sanitize=sanitize)
+            exe = cs.build_testbench(name, variant, array_n, sanitize=sanitize,
+                                     defines=defines if name == "accel" else None)
             run = cs.run_testbench(exe, acc if name == "accel" else ops, name)
             if not as_json:
                 click.echo(f"{name:>10}: {run.passed} passed, {run.failed} failed"
@@ -673,6 +692,41 @@ def _demo_sweep(hw, items, board, p) -> list[dict]:
                      "avg_exit_layer": float(layers.mean()),
                      "energy_uj_mean": float((e1 + (layers - 1) * per_layer).mean())})
     return rows
+
+
+# ---- board builds ----------------------------------------------------------------------------------
+@main.command()
+@click.option("--board", required=True, help="zcu104, kv260 or pynq-z2 (hls/tcl/boards.tcl).")
+@click.option("--estimate", is_flag=True, help="Print the resource estimate against the part's capacity.")
+@click.option("--json", "as_json", is_flag=True)
+def build(board, estimate, as_json):
+    """Board builds: the resource estimate (--estimate); the build itself is `make -C bitstreams BOARD=B`."""
+    from host.builds import get_build
+    from model_export.config import load_model_config
+    from model_export.resources import estimate as estimate_resources
+    try:
+        b = get_build(board)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--board") from e
+    if not estimate:
+        raise click.UsageError(f"building needs Vitis HLS and Vivado: run `make -C bitstreams BOARD={board}` "
+                               f"(docs/board.md); `edgebert build --board {board} --estimate` prints the estimate")
+    from host.boards import get_board
+    model = load_model_config(get_board(board).model_config)
+    fits_model = (model.hidden <= b.limit("EB_MAX_H") and model.ffn <= b.limit("EB_MAX_FFN")
+                  and model.heads <= b.limit("EB_MAX_HEADS") and model.embed_dim <= b.limit("EB_MAX_E"))
+    est = estimate_resources(b.n, b.limits, b.part, b.wbuf_storage)
+    out = {"board": board, "part": b.part, "n": b.n, "model_config": model.name, "model_fits_buffers": fits_model,
+           "max_sentence_tokens": b.limit("EB_MAX_LEN"), "off_ramps_in_ddr": bool(b.limit("EB_RAMPS_IN_DDR")),
+           "clock_mhz_target": round(1000 / b.clock_ns, 3),
+           **{k: est[k] for k in ("dsp", "bram36", "uram", "lut")},
+           "capacity": est["capacity"], "utilization": {k: round(v, 3) for k, v in est["utilization"].items()},
+           "fits": est["fits"] and fits_model}
+    if not as_json:
+        for row in est["buffers"]:
+            click.echo(f"{row['buffer']:>10}: {row['banks']:>3} x {row['depth']:>6} x {row['width']:>3} bit -> "
+                       + (f"{row['uram']} URAM" if "uram" in row else f"{row['bram36']:g} BRAM36"))
+    _emit(out, as_json)
 
 
 @main.command()

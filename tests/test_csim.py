@@ -179,3 +179,29 @@ def test_verify_and_bench_commands():
     assert bench["sentences_per_s"] == pytest.approx(20 / bench["wall_s"], rel=0.01)
     bad = CliRunner().invoke(main, ["csim", "verify", "--task", "qqp"])
     assert bad.exit_code != 0 and "qqp" in bad.output
+
+
+def test_pynq_z2_build_with_off_ramps_in_ddr_matches_golden(sst2, dev):
+    """The PYNQ-Z2 build: n = 8, sentences up to 64 tokens, off-ramps fetched from DDR per layer."""
+    from host.backend import CSimBackend
+    from host.builds import schedule_for
+    enc, _ = dev
+    be = CSimBackend("pynq-z2")
+    assert be.limits["ramps_in_ddr"] == 1 and be.limits["max_len"] == 64 and be.limits["n"] == 8
+    moved = be.prepare(sst2)
+    golden = GoldenModel(sst2)
+    sched = schedule_for(sst2, "pynq-z2")
+    for e in enc[::40]:
+        tok = images.token_words(e.ids, e.token_types)
+        p1 = be.phase1(tok, -1)
+        p2 = be.phase2(-1, 12)
+        ref = golden.run(e.ids, e.token_types, threshold=-1)
+        assert list(p2.logits) == list(ref.logits) and [p1.h1] + [p2.entropies[l] for l in range(2, 13)] == ref.entropies
+        assert p1.counters["cycles"] == sched.phase1(images.embedding_record_words(sst2.word_table, e.ids))["cycles"]
+        want2 = sched.phase2(len(e.ids), 11)
+        assert (p2.counters["cycles"], p2.counters["offchip_words"]) == (want2["cycles"], want2["offchip_words"])
+    too_long = images.token_words(list(range(1000, 1065)), [0] * 65)
+    with pytest.raises(csim.CSimError, match="max_len"):
+        be.phase1(too_long, 0)
+    be.close()
+    assert moved["task_bytes"] == images.task_image(sst2).nbytes

@@ -37,6 +37,9 @@
 #ifndef EB_MAX_HEADS
 #define EB_MAX_HEADS 12
 #endif
+#ifndef EB_RAMPS_IN_DDR
+#define EB_RAMPS_IN_DDR 0  // 1: off-ramp weights stay in DDR, fetched per layer (small parts)
+#endif
 #define EB_MAX_LAYERS 12
 #define EB_MAX_CLASSES 4
 #define EB_MAX_TYPES 2

@@ -9,6 +9,7 @@ namespace {
 struct Handle {
     eb::State state;
     std::vector<eb::bus_t> embedding;   // the DDR copy of the embedding image
+    std::vector<eb::bus_t> task_image;  // and of the loaded task's image (DDR-resident off-ramps)
 };
 
 std::vector<eb::bus_t> to_bus(const uint32_t *p, long n) {
@@ -32,17 +33,17 @@ void eb_destroy(void *h) { delete static_cast<Handle *>(h); }
 int eb_n() { return eb::N; }
 
 // Build limits, in the order: N, MAX_LEN, MAX_E, MAX_H, MAX_FFN, MAX_HEADS, MAX_LAYERS,
-// MAX_CLASSES, native types (1) or ap types (0).
+// MAX_CLASSES, native types (1) or ap types (0), off-ramps in DDR (1) or on chip (0).
 void eb_limits(int *out) {
-    const int v[9] = {EB_N, EB_MAX_LEN, EB_MAX_E, EB_MAX_H, EB_MAX_FFN, EB_MAX_HEADS, EB_MAX_LAYERS,
-                      EB_MAX_CLASSES,
+    const int v[10] = {EB_N, EB_MAX_LEN, EB_MAX_E, EB_MAX_H, EB_MAX_FFN, EB_MAX_HEADS, EB_MAX_LAYERS,
+                       EB_MAX_CLASSES,
 #ifdef EB_NATIVE_TYPES
-                      1
+                       1,
 #else
-                      0
+                       0,
 #endif
-    };
-    for (int i = 0; i < 9; i++) out[i] = v[i];
+                       EB_RAMPS_IN_DDR};
+    for (int i = 0; i < 10; i++) out[i] = v[i];
 }
 
 // Schedule constants, in the order: MAC_PIPE, SOFTMAX_PASSES, LAYERNORM_PASSES, DIV_CYCLES,
@@ -64,7 +65,10 @@ int eb_call(void *hp, int cmd, const uint32_t *image, int image_words, const uin
     std::vector<eb::bus_t> tok = to_bus(tokens, tokens ? length : 0);
     std::vector<eb::bus_t> res(eb::RESULT_WORDS, eb::bus_t(0u));
     if (cmd == eb::CMD_PHASE1 && h->embedding.size() < eb::EMBED_HEADER_WORDS) return eb::ST_BAD_EMBEDDING;
-    const int st = eb::accel_call(h->state, cmd, img.data(), image_words, h->embedding.data(), tok.data(),
+    if (cmd == eb::CMD_LOAD_TASK) h->task_image = img;
+    const bool phase = cmd == eb::CMD_PHASE1 || cmd == eb::CMD_PHASE2;
+    const eb::bus_t *image_arg = phase && !h->task_image.empty() ? h->task_image.data() : img.data();
+    const int st = eb::accel_call(h->state, cmd, image_arg, image_words, h->embedding.data(), tok.data(),
                                   length, threshold, stop_layer, res.data());
     for (int i = 0; i < eb::RESULT_WORDS; i++) results[i] = eb::u32(res[i]);
     return st;

@@ -19,10 +19,11 @@ namespace eb {
 const int MAX_MATRICES = M_RAMPS + 2 * EB_MAX_LAYERS;
 const int MAX_VECTORS = V_RAMPS + 2 * EB_MAX_LAYERS;
 // Dense code buffer for every weight matrix of one task (EdgeBERT's weight buffer).
+const long RAMP_WORDS = long(EB_MAX_H) * EB_MAX_H + long(EB_MAX_CLASSES) * EB_MAX_H;   // one layer's
 const long WBUF_WORDS = long(EB_MAX_E) * EB_MAX_H + 4L * EB_MAX_H * EB_MAX_H
                         + 2L * EB_MAX_H * EB_MAX_FFN + long(EB_MAX_LEN) * EB_MAX_E
                         + long(EB_MAX_TYPES) * EB_MAX_E
-                        + long(EB_MAX_LAYERS) * (long(EB_MAX_H) * EB_MAX_H + long(EB_MAX_CLASSES) * EB_MAX_H);
+                        + (EB_RAMPS_IN_DDR ? 0L : long(EB_MAX_LAYERS) * RAMP_WORDS);
 const long VBUF_WORDS = 8L * EB_MAX_H + EB_MAX_FFN + EB_MAX_E
                         + long(EB_MAX_LAYERS) * (EB_MAX_H + EB_MAX_CLASSES);
 const long GBUF_WORDS = EB_MAX_E + 2L * EB_MAX_H;
@@ -42,7 +43,8 @@ struct State {
     table_word_t exp2[EXP2_LEN], gelu[GELU_LEN], tanh[TANH_LEN], ln1p[LN1P_LEN];
     // ---- loaded once per task ----
     bool task_loaded;
-    int E, H, heads, head_dim, ffn, layers, max_len, classes, types;
+    int E, H, heads, head_dim, ffn, layers, max_len, task_max_len, classes, types;
+    long image_words;                  // the task image's length (DDR-resident off-ramps)
     int frac[N_SITES];
     int64_t eps_emb, eps_hid;
     uint32_t live_heads;
@@ -50,6 +52,11 @@ struct State {
     long vec_off[MAX_VECTORS];
     long gain_off[N_GAINS];
     code_t wbuf[WBUF_WORDS];
+    // With EB_RAMPS_IN_DDR the off-ramps stay in the task image in DDR and are fetched, one
+    // layer's pooler and classifier at a time, into this staging buffer.
+    code_t rbuf[RAMP_WORDS];
+    long ramp_at[2 * EB_MAX_LAYERS];     // word offset of each ramp matrix record in the image
+    long ramp_words[2 * EB_MAX_LAYERS];  // and its length in words
     act_t vbuf[VBUF_WORDS];
     gain_t gbuf[GBUF_WORDS];
     prob_t span[EB_MAX_HEADS][EB_MAX_LEN];
@@ -128,7 +135,8 @@ inline void linear(State &s, const act_t *x, int x_stride, int rows, int x_frac,
                    int out_frac, act_t *y, int y_stride, const act_t *residual, Counter kind) {
     const MatrixDesc &d = s.mat[m];
     ActRows a = {x, x_stride};
-    CodeCols b = {&s.wbuf[d.offset], d.rows};
+    const code_t *codes = (EB_RAMPS_IN_DDR && m >= M_RAMPS) ? s.rbuf : s.wbuf;
+    CodeCols b = {&codes[d.offset], d.rows};
     LinearOut out = {y, y_stride, x_frac + AF_FIXED_SHIFT - d.af_bias - out_frac,
                      &s.vbuf[s.vec_off[vec]], residual, &s.sat};
     mac_array<mac_config>(rows, d.rows, d.cols, a, b, out, s.cnt, kind);
@@ -215,9 +223,27 @@ inline void encoder_layer(State &s) {
                       s.eps_hid, s.x[i], s.sat, s.cnt);
 }
 
+inline int decode_record(const bus_t *img, long pos, long words, code_t *dst, int rows, int cols,
+                         bool transpose, int keep_rows, long &end);
+
+// Off-ramp l's pooler and classifier from the task image in DDR into the staging buffer.
+inline void fetch_ramp(State &s, const bus_t *image, int l) {
+    for (int k = 0; k < 2; k++) {
+        const int m = M_RAMPS + 2 * l + k;
+        const MatrixDesc &d = s.mat[m];
+        long end = 0;
+        decode_record(image, s.ramp_at[2 * l + k], s.image_words, &s.rbuf[d.offset], d.rows, d.cols, true,
+                      d.rows, end);
+        const long words = s.ramp_words[2 * l + k];
+        s.cnt.cycles(C_OFFRAMP, AXI_LATENCY + words);
+        s.cnt.v[C_OFFCHIP_WORDS] += words;
+    }
+}
+
 // Off-ramp of layer l (0-based) on the [CLS] row: logits (words) and entropy (Q.16).
-inline entropy_t off_ramp(State &s, int l, wide_t *logits) {
+inline entropy_t off_ramp(State &s, const bus_t *image, int l, wide_t *logits) {
     act_t pooled[EB_MAX_H], t[EB_MAX_H], z[EB_MAX_CLASSES];
+    if (EB_RAMPS_IN_DDR) fetch_ramp(s, image, l);
     linear(s, &s.x[0][0], EB_MAX_H, 1, s.frac[F_HIDDEN], M_RAMPS + 2 * l, V_RAMPS + 2 * l,
            s.frac[F_POOL], pooled, EB_MAX_H, 0, C_OFFRAMP);
     for (int j = 0; j < s.H; j++) t[j] = act_t(tanh_q14(pooled[j], s.frac[F_POOL], s.tanh));
@@ -254,35 +280,60 @@ inline int load_shared(State &s, const bus_t *img, long words) {
     return ST_OK;
 }
 
-// One matrix: header, bitmask, codes, written dense (transposed for layer weights).
-inline int load_matrix(State &s, Reader &r, int m, long &wpos, int rows, int cols, bool transpose) {
-    MatrixDesc &d = s.mat[m];
-    d.rows = int(r.next());
-    d.cols = int(r.next());
-    d.af_bias = int(r.next());
-    const long nnz = long(r.next());
-    if (!r.ok || d.rows != rows || d.cols != cols || d.af_bias < 0 || d.af_bias > 7) return ST_BAD_IMAGE;
+// One matrix record at `pos` (header, bitmask, codes) written dense into dst (transposed for
+// layer weights), keeping its first `keep_rows` rows; `end` is the word after the record.
+inline int decode_record(const bus_t *img, long pos, long words, code_t *dst, int rows, int cols, bool transpose,
+                         int keep_rows, long &end) {
+    if (pos + 4 > words) return ST_BAD_IMAGE;
+    const int r_rows = int(u32(img[pos])), r_cols = int(u32(img[pos + 1])), bias = int(u32(img[pos + 2]));
+    const long nnz = long(u32(img[pos + 3]));
+    if (r_rows != rows || r_cols != cols || bias < 0 || bias > 7) return ST_BAD_IMAGE;
     const long size = long(rows) * cols;
-    if (wpos + size > WBUF_WORDS) return ST_IMAGE_TOO_LARGE;
-    d.offset = wpos;
-    const long mask_pos = r.pos, codes_pos = r.pos + (size + 31) / 32;
-    if (codes_pos + (nnz + 3) / 4 > r.words) { r.ok = false; return ST_BAD_IMAGE; }
+    const long mask_pos = pos + 4, codes_pos = mask_pos + (size + 31) / 32;
+    end = codes_pos + (nnz + 3) / 4;
+    if (nnz > size || end > words) return ST_BAD_IMAGE;
     long ci = 0;
     for (int i = 0; i < rows; i++)
         for (int j = 0; j < cols; j++) {
             const long e = long(i) * cols + j;
             code_t c = 0;
-            if ((u32(r.img[mask_pos + e / 32]) >> (e % 32)) & 1) {
+            if ((u32(img[mask_pos + e / 32]) >> (e % 32)) & 1) {
                 if (ci >= nnz) return ST_BAD_IMAGE;
-                c = code_t((u32(r.img[codes_pos + ci / 4]) >> (8 * (ci % 4))) & 0xFF);
+                c = code_t((u32(img[codes_pos + ci / 4]) >> (8 * (ci % 4))) & 0xFF);
                 if ((int(c) & 0x7F) == 0) return ST_BAD_IMAGE;          // zero among the non-zeros
                 ci++;
             }
-            s.wbuf[wpos + (transpose ? long(j) * rows + i : e)] = c;
+            if (i < keep_rows) dst[transpose ? long(j) * keep_rows + i : long(i) * cols + j] = c;
         }
-    if (ci != nnz) return ST_BAD_IMAGE;
-    r.pos = codes_pos + (nnz + 3) / 4;
-    wpos += size;
+    return ci == nnz ? int(ST_OK) : int(ST_BAD_IMAGE);
+}
+
+// One matrix of the task image into the weight buffer (or, for a DDR-resident off-ramp, only
+// checked and located).
+inline int load_matrix(State &s, Reader &r, int m, long &wpos, int rows, int cols, bool transpose,
+                       int keep_rows) {
+    MatrixDesc &d = s.mat[m];
+    const bool in_ddr = EB_RAMPS_IN_DDR && m >= M_RAMPS;
+    const long size = long(keep_rows) * cols;
+    if (!in_ddr && wpos + size > WBUF_WORDS) return ST_IMAGE_TOO_LARGE;
+    long end = 0;
+    code_t *dst = in_ddr ? s.rbuf : &s.wbuf[wpos];
+    const long at = r.pos;
+    const int st = decode_record(r.img, r.pos, r.words, dst, rows, cols, transpose, keep_rows, end);
+    if (st != ST_OK) return st;
+    d.rows = keep_rows;
+    d.cols = cols;
+    d.af_bias = int(u32(r.img[at + 2]));
+    if (in_ddr) {
+        const int k = m - M_RAMPS;
+        s.ramp_at[k] = at;
+        s.ramp_words[k] = end - at;
+        d.offset = (k % 2) ? long(EB_MAX_H) * EB_MAX_H : 0;      // pooler, then classifier
+    } else {
+        d.offset = wpos;
+        wpos += size;
+    }
+    r.pos = end;
     return ST_OK;
 }
 
@@ -313,13 +364,15 @@ inline int load_task(State &s, const bus_t *img, long words) {
     if (h[TH_MAGIC] != TASK_MAGIC || h[TH_VERSION] != IMAGE_VERSION || long(h[TH_TOTAL_WORDS]) != words)
         return ST_BAD_IMAGE;
     s.E = int(h[TH_E]); s.H = int(h[TH_H]); s.heads = int(h[TH_HEADS]); s.ffn = int(h[TH_FFN]);
-    s.layers = int(h[TH_LAYERS]); s.max_len = int(h[TH_MAX_LEN]); s.classes = int(h[TH_CLASSES]);
+    s.layers = int(h[TH_LAYERS]); s.task_max_len = int(h[TH_MAX_LEN]); s.classes = int(h[TH_CLASSES]);
+    // A task trained for longer sentences than this build holds runs sentences up to EB_MAX_LEN.
+    s.max_len = s.task_max_len < EB_MAX_LEN ? s.task_max_len : EB_MAX_LEN;
     s.types = int(h[TH_TYPES]);
     if (s.E < 1 || s.H < 1 || s.heads < 1 || s.ffn < 1 || s.classes < 2 || s.types < 1 || s.layers < 2
-        || s.max_len < 1 || s.H % s.heads)
+        || s.task_max_len < 1 || s.H % s.heads)
         return ST_BAD_IMAGE;
     if (s.E > EB_MAX_E || s.H > EB_MAX_H || s.heads > EB_MAX_HEADS || s.ffn > EB_MAX_FFN
-        || s.layers > EB_MAX_LAYERS || s.max_len > EB_MAX_LEN || s.classes > EB_MAX_CLASSES
+        || s.layers > EB_MAX_LAYERS || s.classes > EB_MAX_CLASSES
         || s.types > EB_MAX_TYPES)
         return ST_IMAGE_TOO_LARGE;
     s.head_dim = s.H / s.heads;
@@ -335,13 +388,14 @@ inline int load_task(State &s, const bus_t *img, long words) {
     long wpos = 0;
     const int H = s.H, E = s.E, F = s.ffn, C = s.classes;
     const int shapes[M_RAMPS][2] = {{H, E}, {H, H}, {H, H}, {H, H}, {H, H}, {F, H}, {H, F},
-                                    {s.max_len, E}, {s.types, E}};
+                                    {s.task_max_len, E}, {s.types, E}};
     int st = ST_OK;
     for (int m = 0; m < M_RAMPS && st == ST_OK; m++)
-        st = load_matrix(s, r, m, wpos, shapes[m][0], shapes[m][1], m < M_POSITION);
+        st = load_matrix(s, r, m, wpos, shapes[m][0], shapes[m][1], m < M_POSITION,
+                         m == M_POSITION ? s.max_len : shapes[m][0]);
     for (int l = 0; l < s.layers && st == ST_OK; l++) {
-        st = load_matrix(s, r, M_RAMPS + 2 * l, wpos, H, H, true);
-        if (st == ST_OK) st = load_matrix(s, r, M_RAMPS + 2 * l + 1, wpos, C, H, true);
+        st = load_matrix(s, r, M_RAMPS + 2 * l, wpos, H, H, true, H);
+        if (st == ST_OK) st = load_matrix(s, r, M_RAMPS + 2 * l + 1, wpos, C, H, true, C);
     }
     long vpos = 0;
     const long vlens[V_RAMPS] = {H, H, H, H, H, F, H, E, H, H};
@@ -356,12 +410,20 @@ inline int load_task(State &s, const bus_t *img, long words) {
     for (int g = 0; g < N_GAINS && st == ST_OK; g++) st = load_gain(r, gpos, glens[g], s.gbuf, s.gain_off[g]);
     if (st != ST_OK) return st;
     for (int hd = 0; hd < s.heads; hd++)
-        for (int d = 0; d < s.max_len; d++) s.span[hd][d] = prob_t(r.next());
+        for (int d = 0; d < s.task_max_len; d++) {
+            const prob_t v = prob_t(r.next());
+            if (d < s.max_len) s.span[hd][d] = v;
+        }
     for (int row = 0; row < EB_PRED_ROWS; row++)
         for (int j = 0; j < s.layers - 2; j++) s.predictor[row * PRED_COLS + j] = entropy_t(int32_t(r.next()));
     if (!r.ok || r.pos != words) return ST_BAD_IMAGE;
-    s.cnt.v[C_CYCLES] += words;
-    s.cnt.v[C_OFFCHIP_WORDS] += words;
+    // Loading reads the image except the DDR-resident off-ramps.
+    long read = words;
+    if (EB_RAMPS_IN_DDR)
+        for (int k = 0; k < 2 * s.layers; k++) read -= s.ramp_words[k];
+    s.image_words = words;
+    s.cnt.v[C_CYCLES] += read;
+    s.cnt.v[C_OFFCHIP_WORDS] += read;
     s.task_loaded = true;
     return ST_OK;
 }
@@ -387,8 +449,8 @@ inline int check_embedding(const State &s, const bus_t *emb) {
 }
 
 // Phase 1: embed + layer 1 + off-ramp 1 + exit gate + predicted exit layer.
-inline int phase1(State &s, const bus_t *embedding, const bus_t *tokens, int length, int threshold,
-                  bus_t *out) {
+inline int phase1(State &s, const bus_t *image, const bus_t *embedding, const bus_t *tokens, int length,
+                  int threshold, bus_t *out) {
     s.phase1_done = false;
     if (!s.tables_loaded) return ST_NO_TABLES;
     if (!s.task_loaded) return ST_NO_TASK;
@@ -406,7 +468,7 @@ inline int phase1(State &s, const bus_t *embedding, const bus_t *tokens, int len
     embed(s, embedding, tokens);
     encoder_layer(s);
     wide_t logits[EB_MAX_CLASSES];
-    const entropy_t h1 = off_ramp(s, 0, logits);
+    const entropy_t h1 = off_ramp(s, image, 0, logits);
     const int predicted = predict_exit_layer(h1, threshold, s.predictor, s.layers, s.cnt);
     const bool exit_now = h1 < threshold;
     for (int l = 0; l < EB_MAX_LAYERS; l++) out[R_ENTROPY + l] = 0;
@@ -421,7 +483,7 @@ inline int phase1(State &s, const bus_t *embedding, const bus_t *tokens, int len
 
 // Phase 2: layers 2..stop_layer from the on-chip hidden state, leaving at the first entropy
 // below the threshold.
-inline int phase2(State &s, int threshold, int stop_layer, bus_t *out) {
+inline int phase2(State &s, const bus_t *image, int threshold, int stop_layer, bus_t *out) {
     if (!s.task_loaded) return ST_NO_TASK;
     if (!s.phase1_done) return ST_NO_PHASE1;
     if (stop_layer < 2 || stop_layer > s.layers) return ST_BAD_STOP_LAYER;
@@ -433,7 +495,7 @@ inline int phase2(State &s, int threshold, int stop_layer, bus_t *out) {
     int layer = 2;
     for (; layer <= stop_layer; layer++) {
         encoder_layer(s);
-        const entropy_t h = off_ramp(s, layer - 1, logits);
+        const entropy_t h = off_ramp(s, image, layer - 1, logits);
         out[R_ENTROPY + layer - 1] = bus_t(uint32_t(h));
         s.cnt.cycles(C_OFFRAMP, 1);        // exit gate compare
         if (h < threshold) break;
@@ -453,8 +515,8 @@ inline int accel_call(State &s, int cmd, const bus_t *image, int image_words, co
         for (int i = 0; i < N_COUNTERS; i++) put64(results, R_COUNTERS + 2 * i, s.cnt.v[i]);
         return st;
     }
-    case CMD_PHASE1: return phase1(s, embedding, tokens, length, threshold, results);
-    case CMD_PHASE2: return phase2(s, threshold, stop_layer, results);
+    case CMD_PHASE1: return phase1(s, image, embedding, tokens, length, threshold, results);
+    case CMD_PHASE2: return phase2(s, image, threshold, stop_layer, results);
     default: return ST_BAD_COMMAND;
     }
 }

@@ -39,15 +39,17 @@ static std::vector<uint32_t> read_words(const std::string &path) {
 struct Device {
     std::vector<uint32_t> embedding;
 #ifdef EB_TB_TOP
-    std::vector<eb::bus_t> emb_bus;
+    std::vector<eb::bus_t> emb_bus, task;     // DDR: the embedding and the loaded task's image
     explicit Device(const std::vector<uint32_t> &emb) : embedding(emb), emb_bus(emb.begin(), emb.end()) {}
     int call(int cmd, const std::vector<uint32_t> &image, const std::vector<uint32_t> &tokens, int thr,
              int stop, uint32_t *results) {
         std::vector<eb::bus_t> img(image.begin(), image.end()), tok(tokens.begin(), tokens.end());
+        if (cmd == eb::CMD_LOAD_TASK) task = img;
+        if ((cmd == eb::CMD_PHASE1 || cmd == eb::CMD_PHASE2) && !task.empty()) img = task;
         std::vector<eb::bus_t> res(eb::RESULT_WORDS);
         if (img.empty()) img.push_back(0);
         if (tok.empty()) tok.push_back(0);
-        const int st = edgebert_top(cmd, img.data(), int(image.size()), emb_bus.data(), tok.data(),
+        const int st = edgebert_top(cmd, img.data(), int(img.size()), emb_bus.data(), tok.data(),
                                     int(tokens.size()), thr, stop, res.data());
         for (int i = 0; i < eb::RESULT_WORDS; i++) results[i] = uint32_t(eb::u32(res[i]));
         return st;

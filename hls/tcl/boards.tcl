@@ -18,14 +18,17 @@
 #   act_storage    memory kind of the activation buffers (bind_storage -impl)
 #
 # Limits: pynq-z2 is sized for the `tiny` model config, zcu104 and kv260 for `edge`
-# (configs/model/). EB_MAX_LAYERS, EB_MAX_CLASSES and EB_MAX_TYPES are fixed in eb_types.h.
+# (configs/model/). To fit the xc7z020's 140 block RAMs, pynq-z2 holds sentences of up to 64
+# tokens and keeps the off-ramp weights in DDR (EB_RAMPS_IN_DDR: fetched per layer); to fit the
+# xck26's 144 block RAMs, kv260 holds sentences of up to 64 tokens (the longest SST-2 dev
+# sentence has 55). The resource estimate is `edgebert build --board B --estimate`. EB_MAX_LAYERS, EB_MAX_CLASSES and EB_MAX_TYPES are fixed in eb_types.h.
 
 set eb_boards {
     pynq-z2 {
         part          xc7z020clg400-1
         n             8
         clock_ns      10
-        limits        {EB_MAX_LEN 128 EB_MAX_E 128 EB_MAX_H 128 EB_MAX_FFN 512 EB_MAX_HEADS 4}
+        limits        {EB_MAX_LEN 64 EB_MAX_E 128 EB_MAX_H 128 EB_MAX_FFN 512 EB_MAX_HEADS 4 EB_RAMPS_IN_DDR 1}
         m_axi_addr64  0
         m_axi_latency 32
         wbuf_storage  bram
@@ -35,7 +38,7 @@ set eb_boards {
         part          xczu7ev-ffvc1156-2-e
         n             16
         clock_ns      5
-        limits        {EB_MAX_LEN 128 EB_MAX_E 128 EB_MAX_H 256 EB_MAX_FFN 1024 EB_MAX_HEADS 4}
+        limits        {EB_MAX_LEN 128 EB_MAX_E 128 EB_MAX_H 256 EB_MAX_FFN 1024 EB_MAX_HEADS 4 EB_RAMPS_IN_DDR 0}
         m_axi_addr64  1
         m_axi_latency 64
         wbuf_storage  uram
@@ -45,7 +48,7 @@ set eb_boards {
         part          xck26-sfvc784-2LV-c
         n             16
         clock_ns      5
-        limits        {EB_MAX_LEN 128 EB_MAX_E 128 EB_MAX_H 256 EB_MAX_FFN 1024 EB_MAX_HEADS 4}
+        limits        {EB_MAX_LEN 64 EB_MAX_E 128 EB_MAX_H 256 EB_MAX_FFN 1024 EB_MAX_HEADS 4 EB_RAMPS_IN_DDR 0}
         m_axi_addr64  1
         m_axi_latency 64
         wbuf_storage  uram
@@ -54,7 +57,7 @@ set eb_boards {
 }
 
 # The order in which the limit macros are passed to the compiler.
-set eb_limit_macros {EB_MAX_LEN EB_MAX_E EB_MAX_H EB_MAX_FFN EB_MAX_HEADS}
+set eb_limit_macros {EB_MAX_LEN EB_MAX_E EB_MAX_H EB_MAX_FFN EB_MAX_HEADS EB_RAMPS_IN_DDR}
 
 proc eb_board_names {} {
     return [dict keys $::eb_boards]
