@@ -12,7 +12,7 @@ import numpy as np
 from model_export.export import AfTensor, HwTask
 from model_export.numerics import functions as fn
 from model_export.predictor import ROWS
-from model_export.quant import SITES
+from model_export.numerics.fixed import SITES
 
 VERSION = 1
 SHARED_MAGIC, TASK_MAGIC, EMBED_MAGIC = 0x31534245, 0x31544245, 0x31454245

@@ -133,7 +133,7 @@ def build_report(run_paths: list[Path], out_dir: Path, params: EnergyParams | No
     head = heads[0]
     board = get_board(head["board"])
     from model_export.export import load_artifact
-    from model_export.package import DEFAULT_MODEL_DIR
+    from model_export.data import DEFAULT_MODEL_DIR
     task = load_artifact(DEFAULT_MODEL_DIR / "accel", [head["task"]])[head["task"]]
     sched = schedule_for(task, board.name, head.get("array_n", board.array_n)).warm()
     target = float(head["target_ms"])

@@ -11,13 +11,13 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
 
 from .tokenization import PAD_ID, Encoded, Tokenizer, TruncationWarning
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHIPPED_GLUE = REPO_ROOT / "data" / "glue"
 DEFAULT_TRAIN_GLUE = REPO_ROOT.parent / "shared" / "data" / "glue"
+DEFAULT_MODEL_DIR = REPO_ROOT / "models" / "tiny"
 
 
 @dataclass(frozen=True)
@@ -98,13 +98,15 @@ class Batch:
     index: torch.Tensor        # (B,) position of each row in the source list
 
     @property
-    def pad_mask(self) -> torch.Tensor:
+    def pad_mask(self) -> "torch.Tensor":
+        import torch
         """(B, S) True on real tokens."""
         s = self.ids.shape[1]
         return torch.arange(s)[None, :] < self.lengths[:, None]
 
 
 def collate(encoded: list[Encoded], index: list[int]) -> Batch:
+    import torch
     s = max(len(encoded[i]) for i in index)
     ids = torch.full((len(index), s), PAD_ID, dtype=torch.long)
     types = torch.zeros((len(index), s), dtype=torch.long)

@@ -23,11 +23,9 @@ import numpy as np
 from .config import ModelConfig
 from .numerics import adaptivfloat as af
 from .numerics import functions as fn
-from .numerics.fixed import Fmt, act, to_fixed
-from .package import load_task, predictor_table, read_versioned_json
+from .numerics.fixed import SITES, Fmt, act, to_fixed
 from .predictor import ROWS
-from .quant import SITES, quantize_table_np
-from .span import span_table
+from .versioned import read_versioned_json
 
 FORMAT = "edgebert-accel-v1"
 MANIFEST = "manifest.json"
@@ -115,6 +113,8 @@ def bias_site(name: str) -> str:
 def export_task(model, task: str, formats: dict[str, int], threshold: float,
                 predictor_table: np.ndarray) -> HwTask:
     """Quantize a trained torch EdgeBert into the hardware's integers."""
+    from .quant import quantize_table_np
+    from .span import span_table
     cfg = model.cfg
     sd = {k: v.detach().double().numpy() for k, v in model.state_dict().items()}
     sd["word_embeddings"] = model.word_embeddings.double().numpy()
@@ -306,6 +306,7 @@ def export_model_dir(model_dir: Path, calibrate=None, out_dir: Path | None = Non
 
     A task trained with QAT carries its activation formats in task.json; for one that does not,
     `calibrate(task, model)` must supply them (post-training quantization)."""
+    from .package import load_task, predictor_table
     model_dir = Path(model_dir)
     names = sorted(p.parent.name for p in model_dir.glob("*/task.json"))
     if not names:

@@ -15,12 +15,12 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from .config import ModelConfig
-from .data import REPO_ROOT, get_task
+from .data import DEFAULT_MODEL_DIR, REPO_ROOT, get_task  # noqa: F401
 from .embedding import load_table, sha256_file
 from .model import EdgeBert
+from .versioned import read_versioned_json  # noqa: F401  (shared with the export artifact)
 
 FORMAT = "edgebert-task-v1"
-DEFAULT_MODEL_DIR = REPO_ROOT / "models" / "tiny"
 EMBEDDING_FILE = "embedding.npz"
 
 
@@ -44,17 +44,6 @@ def save_task(model: EdgeBert, task: str, model_dir: Path, threshold: float,
     }
     (task_dir / "task.json").write_text(json.dumps(manifest, indent=1))
     return task_dir
-
-
-def read_versioned_json(path: Path, fmt: str, error=ValueError) -> dict:
-    """A JSON manifest whose "format" field must be `fmt`; `error` names each problem."""
-    try:
-        manifest = json.loads(Path(path).read_text())
-    except json.JSONDecodeError as e:
-        raise error(f"{path} is not valid JSON: {e}") from e
-    if manifest.get("format") != fmt:
-        raise error(f"{path}: format {manifest.get('format')!r}, expected {fmt!r}")
-    return manifest
 
 
 def read_manifest(model_dir: Path, task: str) -> dict:

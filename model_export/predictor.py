@@ -10,8 +10,6 @@ and the predicted exit is the first layer whose predicted entropy is below the t
 from __future__ import annotations
 
 import numpy as np
-import torch
-import torch.nn as nn
 
 ROWS = 100
 STEP = 0.01
@@ -19,6 +17,8 @@ STEP = 0.01
 
 def fit_table(entropies: np.ndarray, seed: int = 0, epochs: int = 300, lr: float = 1e-3) -> np.ndarray:
     """(100, L-2) table of predicted entropies for layers 2..L-1 from (N, L) training entropies."""
+    import torch
+    import torch.nn as nn
     entropies = np.asarray(entropies, dtype=np.float32)
     if entropies.ndim != 2 or entropies.shape[1] < 3:
         raise ValueError(f"need an (N, L>=3) entropy matrix, got shape {entropies.shape}")

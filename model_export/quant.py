@@ -23,10 +23,9 @@ import torch
 
 from .data import bucketed_batches, collate
 from .numerics import adaptivfloat as af
-from .numerics.fixed import ACT_BITS, fake_fixed
+from .numerics.fixed import ACT_BITS, SITES
 from .numerics.functions import PROB_FRAC, TANH_FRAC
 
-SITES = ("emb", "hidden", "q", "k", "v", "score", "ffn", "pool", "logit")
 MAX_FRAC = 15
 
 
@@ -82,7 +81,7 @@ class FakeQuantHooks(FloatHooks):
         self.formats = {k: int(formats[k]) for k in SITES}
 
     def weight(self, w):
-        return af.fake_quant(w)
+        return fake_quant(w)
 
     def act(self, site, x):
         return fake_fixed(x, self.formats[site])
@@ -95,7 +94,7 @@ class FakeQuantHooks(FloatHooks):
 
     def table(self, t):
         """A frozen table (word, position, type embeddings) as the hardware stores it."""
-        return af.fake_quant(t)
+        return fake_quant(t)
 
 
 @torch.no_grad()
@@ -128,7 +127,47 @@ class WeightQuantHooks(FloatHooks):
     active = True
 
     def weight(self, w):
-        return af.fake_quant(w)
+        return fake_quant(w)
 
     def table(self, t):
-        return af.fake_quant(t)
+        return fake_quant(t)
+
+
+# ---- straight-through fake quantization (quantization-aware training) ----
+class _FakeFixed(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, frac: int, bits: int) -> torch.Tensor:
+        scale = 2.0 ** frac
+        lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+        return (torch.floor(x * scale + 0.5).clamp(lo, hi) / scale).to(x.dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad, None, None
+
+
+def fake_fixed(x: torch.Tensor, frac: int, bits: int = ACT_BITS) -> torch.Tensor:
+    """Quantization-aware training: round half up to `frac` fraction bits and saturate to
+    `bits`, with a straight-through gradient."""
+    return _FakeFixed.apply(x, int(frac), int(bits))
+
+
+class _FakeQuant(torch.autograd.Function):
+    """AdaptivFloat rounding in the forward pass, identity gradient (straight-through)."""
+
+    @staticmethod
+    def forward(ctx, w: torch.Tensor, bias: int) -> torch.Tensor:
+        q = af.quantize(w.detach().cpu().numpy(), bias)
+        return torch.from_numpy(q).to(w.dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad, None
+
+
+def fake_quant(w: torch.Tensor, bias: int | None = None) -> torch.Tensor:
+    """Quantization-aware training: the weights as the hardware sees them, gradients passed
+    straight through. The bias follows `choose_bias` unless given."""
+    if bias is None:
+        bias = af.choose_bias(w.detach().cpu().numpy())
+    return _FakeQuant.apply(w, bias)

@@ -121,8 +121,8 @@ def eval_cmd(task, backend, model_dir, split, glue_dir, threshold, limit, as_jso
 
 
 def _load_hw(task: str, model_dir: str | None):
+    from model_export.data import DEFAULT_MODEL_DIR
     from model_export.export import ArtifactError, load_artifact
-    from model_export.package import DEFAULT_MODEL_DIR
     path = (Path(model_dir) if model_dir else DEFAULT_MODEL_DIR) / "accel"
     try:
         return load_artifact(path, [task])[task]

@@ -94,7 +94,8 @@ def test_bias_rule_and_range():
 def test_fake_quant_matches_codec_and_passes_gradients_straight_through():
     w = torch.randn(64, 32) * 0.1
     w.requires_grad_(True)
-    q = af.fake_quant(w)
+    from model_export.quant import fake_quant
+    q = fake_quant(w)
     b = af.choose_bias(w.detach().numpy())
     np.testing.assert_array_equal(q.detach().numpy(), af.quantize(w.detach().numpy(), b).astype(np.float32))
     q.sum().backward()

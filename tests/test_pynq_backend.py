@@ -55,7 +55,9 @@ class FakeAcceleratorDevice(Device):
         ps.Clocks.set_device(self)
         self.memory: dict[int, np.ndarray] = {}
         self.next_addr = 0x10000000
-        self.acc = CSimAccelerator("native", board.array_n)
+        from host.builds import get_build             # the board's own build
+        self.acc = CSimAccelerator("native", board.array_n,
+                                   defines={k: v for k, v in get_build(board.name).defines.items() if k != "EB_N"})
         self.embedding_at = None
         self.starts = self.downloads = 0
         self.hang = False
@@ -152,7 +154,9 @@ def test_pynq_backend_is_bit_identical_to_csim(board_name, tasks, tmp_path):
     be = PynqBackend(board, _overlay(tmp_path, board), device=fake, clock=Clock(board))
     assert fake.downloads == 1
     sim = CSimBackend(board)
-    items = task_items("sst2", Tokenizer(128), 12) + task_items("mrpc", Tokenizer(128), 6)
+    from host.builds import get_build
+    tok = Tokenizer(min(128, get_build(board_name).limit("EB_MAX_LEN")))   # the build's longest sentence
+    items = task_items("sst2", tok, 12) + task_items("mrpc", tok, 6)
     for it in items:
         task = tasks["mrpc" if it.id.startswith("mrpc") else "sst2"]
         be.prepare(task)

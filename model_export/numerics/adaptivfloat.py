@@ -18,7 +18,6 @@ word exactly and folds 2^(b-14) into the shift that requantizes the accumulator.
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 EXP_BITS, MAN_BITS = 3, 4
 BIAS_MAX = 7
@@ -96,24 +95,3 @@ def decode(codes, bias: int) -> np.ndarray:
 def quantize(w, bias: int) -> np.ndarray:
     """decode(encode(w)): the values the hardware computes with."""
     return decode(encode(w, bias)[0], bias)
-
-
-class _FakeQuant(torch.autograd.Function):
-    """AdaptivFloat rounding in the forward pass, identity gradient (straight-through)."""
-
-    @staticmethod
-    def forward(ctx, w: torch.Tensor, bias: int) -> torch.Tensor:
-        q = quantize(w.detach().cpu().numpy(), bias)
-        return torch.from_numpy(q).to(w.dtype)
-
-    @staticmethod
-    def backward(ctx, grad):
-        return grad, None
-
-
-def fake_quant(w: torch.Tensor, bias: int | None = None) -> torch.Tensor:
-    """Quantization-aware training: the weights as the hardware sees them, gradients passed
-    straight through. The bias follows `choose_bias` unless given."""
-    if bias is None:
-        bias = choose_bias(w.detach().cpu().numpy())
-    return _FakeQuant.apply(w, bias)

@@ -10,9 +10,10 @@ from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 ACT_BITS = 16
+# Activation sites, one 16-bit format each (model_export/quant.py describes them).
+SITES = ("emb", "hidden", "q", "k", "v", "score", "ffn", "pool", "logit")
 
 
 @dataclass(frozen=True)
@@ -86,21 +87,3 @@ def matmul_exact(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     2^15 * 2^12 * 2^12 = 2^39."""
     out = np.asarray(a, dtype=np.float64) @ np.asarray(b, dtype=np.float64)
     return out.astype(np.int64)
-
-
-class _FakeFixed(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, x: torch.Tensor, frac: int, bits: int) -> torch.Tensor:
-        scale = 2.0 ** frac
-        lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
-        return (torch.floor(x * scale + 0.5).clamp(lo, hi) / scale).to(x.dtype)
-
-    @staticmethod
-    def backward(ctx, grad):
-        return grad, None, None
-
-
-def fake_fixed(x: torch.Tensor, frac: int, bits: int = ACT_BITS) -> torch.Tensor:
-    """Quantization-aware training: round half up to `frac` fraction bits and saturate to
-    `bits`, with a straight-through gradient."""
-    return _FakeFixed.apply(x, int(frac), int(bits))
