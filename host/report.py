@@ -117,7 +117,7 @@ def mode_summary(records: list[dict], projected: list[dict]) -> dict:
 
 
 def build_report(run_paths: list[Path], out_dir: Path, params: EnergyParams | None = None,
-                 sweep: list[dict] | None = None, targets_ms=None) -> dict:
+                 sweep: list[dict] | None = None, targets_ms=None, measured: dict | None = None) -> dict:
     """Write report.md, summary.json and the plots; return the summary."""
     p = params or EnergyParams.load()
     runs = {}
@@ -169,9 +169,48 @@ def build_report(run_paths: list[Path], out_dir: Path, params: EnergyParams | No
     curve = _target_curve(source, targets_ms, board, p, sched, task.cfg.layers) if source else {}
     summary["energy_vs_target"] = curve
     plots = _plots(out_dir, projections, modes, curve, sweep, target)
+    if measured:
+        summary["measured"] = _measured(measured, p, sched, source)
+        plots["measured"] = _measured_plot(out_dir, summary["measured"])
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=1))
     (out_dir / "report.md").write_text(_markdown(summary, plots, sweep, p))
     return summary
+
+
+def _measured(measured: dict, p: EnergyParams, sched: Schedule, records) -> dict:
+    """The board's measured energy per sentence at each clock beside the 12 nm projection of the
+    same work (EE at the ASIC point that stands for that clock)."""
+    from .boards import get_board
+    from .policy import vf_point
+    board = get_board(measured["board"])
+    clock = Clock(board)
+    rows = []
+    for r in measured["clocks"]:
+        v = vf_point(p.grid, clock, r["clock_mhz"]).volts
+        asic = []
+        for rec in records or []:
+            e, _ = phase_energy(p, sched, rec["tokens"], 1, True, rec["phase1"]["counters"], v)
+            total = sum(e.values())
+            if rec["true_exit_layer"] > 1:
+                e2, _ = phase_energy(p, sched, rec["tokens"], rec["true_exit_layer"] - 1, False,
+                                     sched.phase2(rec["tokens"], rec["true_exit_layer"] - 1), v)
+                total += sum(e2.values())
+            asic.append(total)
+        rows.append({"clock_mhz": r["clock_mhz"], "fpga_mj_per_sentence": r["energy_mj_per_sentence"],
+                     "asic_volts": v, "asic_uj_per_sentence": float(np.mean(asic)) if asic else None})
+    return {"board": measured["board"], "power_source": measured.get("power_source"), "clocks": rows}
+
+
+def _measured_plot(out: Path, m: dict) -> str:
+    fig, ax1 = plt.subplots(figsize=(7, 3.5))
+    c = [r["clock_mhz"] for r in m["clocks"]]
+    ax1.plot(c, [r["fpga_mj_per_sentence"] for r in m["clocks"]], "o-", color="tab:red")
+    ax1.set_xlabel("PL clock (MHz)"), ax1.set_ylabel(f"{m['board']} measured (mJ / sentence)", color="tab:red")
+    ax2 = ax1.twinx()
+    ax2.plot(c, [r["asic_uj_per_sentence"] or 0 for r in m["clocks"]], "s--", color="tab:blue")
+    ax2.set_ylabel("12 nm projection (uJ / sentence)", color="tab:blue")
+    ax1.set_title("measured FPGA energy beside the 12 nm projection")
+    return _save(fig, out / "measured_energy.png")
 
 
 def _target_curve(records, targets, board, p, sched, layers) -> dict:
@@ -287,9 +326,19 @@ def _markdown(summary: dict, plots: dict, sweep, p: EnergyParams) -> str:
              f"Latency target {summary['latency_target_ms']} ms (board time). Energy: the 12 nm projection "
              f"(V0 {p.v0} V, f0 {p.f0_mhz:g} MHz, Vmin {p.vmin} V; docs/energy_model.md).", "",
              *rows, "", f"Ratios: {ratios}.", ""]
+    if "measured" in summary:
+        m = summary["measured"]
+        parts += [f"## Measured on {m['board']} ({m['power_source']})", "",
+                  "| PL clock (MHz) | FPGA, measured (mJ / sentence) | 12 nm point (V) | 12 nm projection (uJ / sentence) |",
+                  "|---|---|---|---|"]
+        parts += [f"| {r['clock_mhz']:g} | {r['fpga_mj_per_sentence']:.4f} | {r['asic_volts']:.2f} | "
+                  + ("-" if r["asic_uj_per_sentence"] is None else f"{r['asic_uj_per_sentence']:.3f}") + " |"
+                  for r in m["clocks"]]
+        parts.append("")
     titles = {"exit_histogram": "Exit layers", "threshold_sweep": "Threshold sweep", "pareto": "Accuracy and energy",
               "energy_vs_target": "Energy against the latency target", "energy_breakdown": "Energy per operator",
-              "latency": "Latency against the target", "clock_residency": "Clock residency"}
+              "latency": "Latency against the target", "clock_residency": "Clock residency",
+              "measured": "Measured board energy beside the projection"}
     for key, name in plots.items():
         parts += [f"## {titles[key]}", "", f"![{titles[key]}]({name})", ""]
     return "\n".join(parts)

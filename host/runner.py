@@ -72,6 +72,31 @@ def text_items(raw: bytes, tokenizer: Tokenizer, pair: bool, prefix: str = "line
     return items
 
 
+def token_items(raw: bytes, vocab_size: int, max_len: int) -> list[Item]:
+    """Pre-tokenized input (`edgebert tokenize`): one JSON object a line with `id`, `ids`,
+    `token_types` and optionally `label`; a bad line becomes a record with an `error`."""
+    items = []
+    for n, line in enumerate(raw.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+            ids, types = [int(v) for v in obj["ids"]], [int(v) for v in obj["token_types"]]
+            item_id = str(obj.get("id", f"line-{n}"))
+        except (ValueError, KeyError, TypeError) as e:
+            items.append(Item(f"line-{n}", "", None, None, f"line {n} is not a token record ({e})"))
+            continue
+        problem = None
+        if not ids or len(ids) != len(types):
+            problem = "ids and token_types must be non-empty and of one length"
+        elif len(ids) > max_len:
+            problem = f"{len(ids)} tokens exceed the accelerator's {max_len}"
+        elif min(ids) < 0 or max(ids) >= vocab_size or min(types) < 0 or max(types) > 1:
+            problem = "a token id or type is outside the vocabulary"
+        items.append(Item(item_id, "", None if problem else Encoded(ids, types), obj.get("label"), problem))
+    return items
+
+
 def _encode(item_id: str, text: str, tokenizer: Tokenizer, pair: bool, label) -> Item:
     parts = text.split("\t") if pair else [text]
     if pair and len(parts) != 2:

@@ -10,8 +10,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from tokenizers import BertWordPieceTokenizer
-from tokenizers.models import WordPiece
 
 VOCAB_PATH = Path(__file__).parent / "assets" / "vocab.txt"
 PAD_ID, UNK_ID, CLS_ID, SEP_ID, MASK_ID = 0, 100, 101, 102, 103
@@ -36,8 +34,11 @@ class Encoded:
 
 
 @lru_cache(maxsize=4)
-def _wordpiece(vocab_path: str) -> BertWordPieceTokenizer:
+def _wordpiece(vocab_path: str):
     # BERT uncased: lower-case and strip accents; special tokens are added by `encode` below.
+    # Imported here: a board that runs pre-tokenized input needs no tokenizers wheel.
+    from tokenizers import BertWordPieceTokenizer
+    from tokenizers.models import WordPiece
     return BertWordPieceTokenizer(WordPiece.read_file(vocab_path), lowercase=True, strip_accents=True,
                                   clean_text=True, handle_chinese_chars=True)
 

@@ -261,6 +261,8 @@ def predictor_cmd(task, model_dir, glue_dir, sentences, entropies, threshold, ou
 @click.option("--task", required=True, help="Task whose model runs (sst2, mrpc); its dev set unless --input.")
 @click.option("--input", "input_path", default=None,
               help="Raw text, one sentence a line (a tab between the two of a pair); '-' for stdin.")
+@click.option("--tokens", "tokens_path", default=None,
+              help="Pre-tokenized input from `edgebert tokenize` (boards without a tokenizers wheel).")
 @click.option("--policy", type=click.Choice(["base", "ee", "lai", "oracle"]), default="lai", show_default=True)
 @click.option("--latency-target-ms", "target_ms", type=float, default=None,
               help="Per-sentence latency target (default: the board's, docs/host.md).")
@@ -269,13 +271,13 @@ def predictor_cmd(task, model_dir, glue_dir, sentences, entropies, threshold, ou
 @click.option("--overlay", default=None, help="Bitstream (.bit with its .hwh) for --backend pynq.")
 @click.option("--limit", type=int, default=None, help="Only the first N sentences.")
 @click.option("--json", "as_json", is_flag=True)
-def run_cmd(backend_name, board, task, input_path, policy, target_ms, out_path, model_dir, overlay, limit, as_json):
+def run_cmd(backend_name, board, task, input_path, tokens_path, policy, target_ms, out_path, model_dir, overlay,
+            limit, as_json):
     """Stream sentences through the accelerator with a DVFS policy; one JSON line per sentence."""
     import hashlib
     from host.boards import get_board
-    from host.runner import RunLogError, run, task_items, text_items
+    from host.runner import RunLogError, run, task_items, text_items, token_items
     from model_export.data import get_task
-    from model_export.tokenization import Tokenizer
     try:
         task_ = get_task(task)
         board_ = get_board(board or ("sim" if backend_name == "csim" else ""))
@@ -289,12 +291,19 @@ def run_cmd(backend_name, board, task, input_path, policy, target_ms, out_path, 
     if board_.name != "sim":                 # the board's build may hold shorter sentences
         from host.builds import get_build
         max_len = min(max_len, get_build(board_.name).limit("EB_MAX_LEN"))
-    tok = Tokenizer(max_len)
-    if input_path:
-        raw = sys.stdin.buffer.read() if input_path == "-" else _read_bytes(input_path)
-        items, source = text_items(raw, tok, task_.pair)[:limit], f"sha256:{hashlib.sha256(raw).hexdigest()[:16]}"
+    if input_path and tokens_path:
+        raise click.BadParameter("give --input or --tokens, not both")
+    if tokens_path:
+        raw = _read_bytes(tokens_path)
+        items, source = token_items(raw, hw.cfg.vocab_size, max_len)[:limit], f"tokens:{hashlib.sha256(raw).hexdigest()[:16]}"
     else:
-        items, source = task_items(task_.name, tok, limit), "dev"
+        from model_export.tokenization import Tokenizer
+        tok = Tokenizer(max_len)
+        if input_path:
+            raw = sys.stdin.buffer.read() if input_path == "-" else _read_bytes(input_path)
+            items, source = text_items(raw, tok, task_.pair)[:limit], f"sha256:{hashlib.sha256(raw).hexdigest()[:16]}"
+        else:
+            items, source = task_items(task_.name, tok, limit), "dev"
     backend = _make_backend(backend_name, board_, overlay)
     header = {"task": task_.name, "policy": policy, "target_ms": target, "backend": backend_name,
               "board": board_.name, "threshold_q16": hw.threshold_q16, "input": source,
@@ -307,6 +316,37 @@ def run_cmd(backend_name, board, task, input_path, policy, target_ms, out_path, 
         raise click.ClickException(f"{e} (the log {out_path} keeps every finished sentence; rerun to resume)") from e
     summary["out"] = out_path
     _emit(summary, as_json)
+
+
+@main.command()
+@click.option("--task", required=True, help="Task whose dev set (or --input) is tokenized.")
+@click.option("--input", "input_path", default=None, help="Raw text, one sentence a line; '-' for stdin.")
+@click.option("--board", default=None, help="Truncate to this board's build (hls/tcl/boards.tcl).")
+@click.option("--out", "out_path", required=True, help="Token records (JSONL) for `edgebert run --tokens`.")
+def tokenize(task, input_path, board, out_path):
+    """Tokenize on a workstation for boards that cannot install the tokenizers wheel."""
+    from host.runner import task_items, text_items
+    from model_export.data import get_task
+    from model_export.tokenization import Tokenizer
+    try:
+        task_ = get_task(task)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--task") from e
+    max_len = _load_hw(task_.name, None).cfg.max_len
+    if board:
+        from host.builds import get_build
+        max_len = min(max_len, get_build(board).limit("EB_MAX_LEN"))
+    tok = Tokenizer(max_len)
+    if input_path:
+        raw = sys.stdin.buffer.read() if input_path == "-" else _read_bytes(input_path)
+        items = text_items(raw, tok, task_.pair)
+    else:
+        items = task_items(task_.name, tok)
+    lines = [json.dumps({"id": it.id, "ids": it.encoded.ids, "token_types": it.encoded.token_types,
+                         "label": it.label}) for it in items if it.encoded]
+    Path(out_path).write_text("\n".join(lines) + "\n")
+    skipped = sum(1 for it in items if not it.encoded)
+    click.echo(f"{len(lines)} token records -> {out_path}" + (f" ({skipped} lines skipped: errors)" if skipped else ""))
 
 
 def _read_bytes(path: str) -> bytes:
@@ -594,15 +634,18 @@ def energy_doc_sections(p, data_dir, factors, bands, default) -> dict[str, str]:
 @click.option("--sweep", "sweep_path", default=None, type=click.Path(exists=True, dir_okay=False),
               help="Threshold sweep JSON (list of threshold/accuracy/avg_exit_layer/energy_uj_mean), as the demo writes.")
 @click.option("--params", "params_path", default=None, help="Energy parameter file.")
+@click.option("--measured", "measured_path", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="Board measurement from `edgebert power sweep`, shown beside the 12 nm projection.")
 @click.option("--json", "as_json", is_flag=True)
-def report(runs, out_dir, sweep_path, params_path, as_json):
+def report(runs, out_dir, sweep_path, params_path, measured_path, as_json):
     """Markdown report with plots from run logs (one per policy) through the 12 nm projection."""
     from host.energy import EnergyParams, EnergyParamsError
     from host.report import ReportError, build_report
     try:
         p = EnergyParams.load(params_path) if params_path else EnergyParams.load()
         sweep = json.loads(Path(sweep_path).read_text()) if sweep_path else None
-        summary = build_report([Path(r) for r in runs], Path(out_dir), p, sweep)
+        measured = json.loads(Path(measured_path).read_text()) if measured_path else None
+        summary = build_report([Path(r) for r in runs], Path(out_dir), p, sweep, measured=measured)
     except (ReportError, EnergyParamsError) as e:
         raise click.ClickException(str(e)) from e
     summary.pop("energy_vs_target", None)
@@ -727,6 +770,53 @@ def build(board, estimate, as_json):
             click.echo(f"{row['buffer']:>10}: {row['banks']:>3} x {row['depth']:>6} x {row['width']:>3} bit -> "
                        + (f"{row['uram']} URAM" if "uram" in row else f"{row['bram36']:g} BRAM36"))
     _emit(out, as_json)
+
+
+@main.group()
+def power():
+    """Power measured on a board."""
+
+
+@power.command("sweep")
+@click.option("--board", required=True, help="zcu104 (PMBus), kv260 (hwmon) or pynq-z2 (--meter).")
+@click.option("--overlay", required=True, help="The board's bitstream (.bit with its .hwh).")
+@click.option("--task", default="sst2", show_default=True)
+@click.option("--clocks", default=None, help="Comma-separated PL clocks in MHz (default: four of the board's).")
+@click.option("--sentences", default=200, show_default=True, help="Sentences per measurement window.")
+@click.option("--idle-s", default=2.0, show_default=True, help="Seconds of idle power per clock.")
+@click.option("--meter", default=None, help="External meter log (CSV unix_time_s,watts) instead of the board's sensor.")
+@click.option("--out", "out_path", required=True, help="JSON result, for `edgebert report --measured`.")
+@click.option("--json", "as_json", is_flag=True)
+def power_sweep_cmd(board, overlay, task, clocks, sentences, idle_s, meter, out_path, as_json):
+    """Energy per sentence against the PL clock, measured from the board's power sensor."""
+    from host.boards import get_board
+    from host.measure import power_sweep
+    from host.power import PowerError, power_source
+    from host.pynq_backend import AcceleratorError, AcceleratorTimeout
+    from host.runner import task_items
+    from model_export.tokenization import Tokenizer
+    try:
+        board_ = get_board(board)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--board") from e
+    chosen = [float(c) for c in clocks.split(",")] if clocks else board_.clocks[-1::-max(1, len(board_.clocks) // 8)][:4]
+    bad = [c for c in chosen if round(c, 3) not in board_.clock_table]
+    if bad:
+        raise click.BadParameter(f"{bad} MHz not reachable on {board}; reachable: {board_.clocks[-8:]} ...",
+                                 param_hint="--clocks")
+    hw = _load_hw(task, None)
+    from host.builds import get_build
+    items = task_items(task, Tokenizer(min(hw.cfg.max_len, get_build(board).limit("EB_MAX_LEN"))))
+    try:
+        source = power_source(board_, meter)
+        backend = _make_backend("pynq", board_, overlay)
+        with backend:
+            result = power_sweep(backend, hw, items, chosen, source, sentences, idle_s,
+                                 progress=lambda r: click.echo(f"{r['clock_mhz']:>8g} MHz: {r['energy_mj_per_sentence']:.4f} mJ/sentence", err=True))
+    except (PowerError, AcceleratorError, AcceleratorTimeout) as e:
+        raise click.ClickException(str(e)) from e
+    Path(out_path).write_text(json.dumps(result, indent=1))
+    _emit(result, as_json)
 
 
 @main.command()

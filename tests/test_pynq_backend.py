@@ -234,3 +234,52 @@ def test_host_register_names_are_the_hls_interface():
     args = dict(top_arguments())
     assert set(SCALARS) | set(POINTERS) == set(args)
     assert all(args[p] for p in POINTERS) and not any(args[s] for s in SCALARS)
+
+
+def test_power_sweep_subtracts_idle_power_and_feeds_the_report(tasks, tmp_path):
+    """Windows of sentences at each clock on the (fake) board, with a power source that reads
+    2 W idle and 3.5 W while the accelerator works."""
+    from host.measure import power_sweep
+    from host.power import PowerSource
+    from host.report import build_report
+
+    class Sensor(PowerSource):
+        name = "stub"
+        busy = False
+
+        def sample(self):
+            return 3.5 if self.busy else 2.0
+
+    board = get_board("zcu104")
+    fake = FakeAcceleratorDevice(board)
+    be = PynqBackend(board, _overlay(tmp_path, board), device=fake)
+    sensor = Sensor()
+    phase1 = be.phase1
+
+    def busy_phase1(*a):
+        sensor.busy = True
+        return phase1(*a)
+    be.phase1 = busy_phase1
+    set_clock = be.set_clock
+
+    def quiet_set_clock(mhz):                     # each clock starts with an idle window
+        sensor.busy = False
+        return set_clock(mhz)
+    be.set_clock = quiet_set_clock
+    items = task_items("sst2", Tokenizer(128), 10)
+    out = power_sweep(be, tasks["sst2"], items, [187.5, 93.75], sensor, sentences=20, idle_s=0.1)
+    assert [r["clock_mhz"] for r in out["clocks"]] == [187.5, 93.75]
+    for r in out["clocks"]:
+        assert r["sentences"] == 20 and r["idle_w"] == 2.0
+        assert 2.0 < r["active_w"] <= 3.5
+        assert r["energy_mj_per_sentence"] == pytest.approx((r["active_w"] - 2.0) * r["seconds"] / 20 * 1e3)
+    be.close()
+    header = {"task": "sst2", "policy": "ee", "target_ms": 6.0, "backend": "pynq", "board": "zcu104", "array_n": 16}
+    with CSimBackend(board) as sim:
+        run(sim, tasks["sst2"], items, "ee", 6.0, tmp_path / "ee.jsonl", header, progress=False)
+    summary = build_report([tmp_path / "ee.jsonl"], tmp_path / "rep", measured=out)
+    rows = summary["measured"]["clocks"]
+    assert rows[0]["asic_volts"] == 0.8 and rows[1]["asic_volts"] < 0.8
+    assert rows[1]["asic_uj_per_sentence"] < rows[0]["asic_uj_per_sentence"]
+    assert "Measured on zcu104" in (tmp_path / "rep" / "report.md").read_text()
+    assert (tmp_path / "rep" / "measured_energy.png").read_bytes()[:4] == b"\x89PNG"
