@@ -180,3 +180,29 @@ def sensitivity(base: EnergyParams | None = None, data_dir: Path = DATA_DIR,
         out = replay(p, data_dir, target_factor=target_factor)
         rows.append({"variation": name, "thresholds": out["thresholds"]})
     return rows
+
+
+# ---- docs/energy_model.md ----------------------------------------------------------------------
+RATIO_COLUMNS = ["threshold", "avg_exit_layer", "ratio_base_over_ee", "ratio_ee_over_lai_oracle",
+                 "ratio_base_over_lai_oracle", "ratio_ee_over_lai_predictor", "ratio_base_over_lai_predictor",
+                 "target_met_fraction_predictor", "ratio_ee_over_lai_predictor_forced"]
+
+
+def doc_sections(p, data_dir, factors, bands, default) -> dict[str, str]:
+    """The generated tables of docs/energy_model.md."""
+    from model_export.ladder import markdown
+    fmt = lambda r: {k: round(v, 3) if isinstance(v, float) else v for k, v in r.items()}
+    sections = {"replay": markdown([fmt(r) for r in default["thresholds"]], RATIO_COLUMNS)}
+    rows = []
+    for f in factors:
+        r = replay(p, data_dir, target_factor=f)
+        t = next(x for x in r["thresholds"] if x["threshold"] == 0.25)
+        rows.append(fmt({"target": f"{f:g} x base ({f * r['base_latency_ms']:.1f} ms)", **t}))
+    sections["targets"] = markdown(rows, ["target"] + RATIO_COLUMNS[2:])
+    band_rows = []
+    for b in bands:
+        vals = {k: [t[k] for t in b["thresholds"]] for k in RATIO_COLUMNS[2:7]}
+        band_rows.append({"variation": b["variation"],
+                          **{k: f"{min(v):.2f}-{max(v):.2f}" for k, v in vals.items()}})
+    sections["sensitivity"] = markdown(band_rows, ["variation"] + RATIO_COLUMNS[2:7])
+    return sections

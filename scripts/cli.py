@@ -580,7 +580,7 @@ def energy():
 def energy_replay(params_path, data_dir, target_factor, update_doc, as_json):
     """EdgeBERT's released SST-2 exit data through the projection: base/EE, EE/LAI, base/LAI."""
     from host.energy import EnergyParams, EnergyParamsError
-    from host.replay import DATA_DIR, TARGET_FACTORS, replay, sensitivity
+    from host.replay import DATA_DIR, TARGET_FACTORS, doc_sections, replay, sensitivity
     if target_factor <= 0:
         raise click.BadParameter("must be > 0", param_hint="--target-factor")
     try:
@@ -589,42 +589,18 @@ def energy_replay(params_path, data_dir, target_factor, update_doc, as_json):
         out = replay(p, d, target_factor=target_factor)
         if update_doc:
             from model_export.ladder import replace_sections
-            sections = energy_doc_sections(p, d, TARGET_FACTORS, sensitivity(p, d, target_factor), out)
+            sections = doc_sections(p, d, TARGET_FACTORS, sensitivity(p, d, target_factor), out)
             path = Path(update_doc)
             path.write_text(replace_sections(path.read_text(), sections))
     except (EnergyParamsError, FileNotFoundError, ValueError) as e:
         raise click.ClickException(str(e)) from e
-    if not as_json:
+    if as_json:
+        _emit(out, True)
+    else:
         for row in out["thresholds"]:
             click.echo("  ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()
                                  if k.startswith(("threshold", "ratio", "target", "avg_exit"))))
-    if as_json:
-        _emit(out, True)
 
-
-RATIO_COLUMNS = ["threshold", "avg_exit_layer", "ratio_base_over_ee", "ratio_ee_over_lai_oracle",
-                 "ratio_base_over_lai_oracle", "ratio_ee_over_lai_predictor", "ratio_base_over_lai_predictor",
-                 "target_met_fraction_predictor", "ratio_ee_over_lai_predictor_forced"]
-
-
-def energy_doc_sections(p, data_dir, factors, bands, default) -> dict[str, str]:
-    from host.replay import replay
-    from model_export.ladder import markdown
-    fmt = lambda r: {k: round(v, 3) if isinstance(v, float) else v for k, v in r.items()}
-    sections = {"replay": markdown([fmt(r) for r in default["thresholds"]], RATIO_COLUMNS)}
-    rows = []
-    for f in factors:
-        r = replay(p, data_dir, target_factor=f)
-        t = next(x for x in r["thresholds"] if x["threshold"] == 0.25)
-        rows.append(fmt({"target": f"{f:g} x base ({f * r['base_latency_ms']:.1f} ms)", **t}))
-    sections["targets"] = markdown(rows, ["target"] + RATIO_COLUMNS[2:])
-    band_rows = []
-    for b in bands:
-        vals = {k: [t[k] for t in b["thresholds"]] for k in RATIO_COLUMNS[2:7]}
-        band_rows.append({"variation": b["variation"],
-                          **{k: f"{min(v):.2f}-{max(v):.2f}" for k, v in vals.items()}})
-    sections["sensitivity"] = markdown(band_rows, ["variation"] + RATIO_COLUMNS[2:7])
-    return sections
 
 
 # ---- reports and the main demo -------------------------------------------------------------------

@@ -94,10 +94,9 @@ def test_parameter_file_needs_every_value_and_its_source(tmp_path):
 
 
 def test_energy_doc_tables_are_current():
-    from host.replay import DATA_DIR, TARGET_FACTORS, sensitivity
-    from scripts.cli import energy_doc_sections
+    from host.replay import DATA_DIR, TARGET_FACTORS, doc_sections, sensitivity
     p = EnergyParams.load()
-    want = energy_doc_sections(p, DATA_DIR, TARGET_FACTORS, sensitivity(p), replay(p))
+    want = doc_sections(p, DATA_DIR, TARGET_FACTORS, sensitivity(p), replay(p))
     have = read_sections(DOC.read_text())
     for name, text in want.items():
         assert have[name].strip() == text.strip(), f"docs/energy_model.md section {name} is stale"
