@@ -36,7 +36,7 @@ class Backend(ABC):
     def _load_shared(self, image: np.ndarray) -> None: ...
 
     @abstractmethod
-    def _load_task(self, image: np.ndarray) -> None: ...
+    def _load_task(self, name: str, image: np.ndarray) -> None: ...
 
     @abstractmethod
     def _place_embedding(self, image: np.ndarray) -> None: ...
@@ -68,7 +68,7 @@ class Backend(ABC):
         if task.name != self.task_name:
             if task.name not in self._images:
                 self._images[task.name] = images.task_image(task)
-            self._load_task(self._images[task.name])
+            self._load_task(task.name, self._images[task.name])
             self.task_name, moved["task_bytes"] = task.name, self._images[task.name].nbytes
         return moved
 
@@ -99,12 +99,11 @@ class CSimBackend(Backend):
             defines = {k: v for k, v in get_build(board.name).defines.items() if k != "EB_N"}
         self.acc = CSimAccelerator(variant, board.array_n, defines=defines)
         self.limits = self.acc.limits
-        self.moved_bytes = 0
 
     def _load_shared(self, image):
         self.acc.load_shared(image)
 
-    def _load_task(self, image):
+    def _load_task(self, name, image):
         self.acc.load_task(image)
 
     def _place_embedding(self, image):

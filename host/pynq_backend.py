@@ -69,8 +69,7 @@ class PynqBackend(Backend):
 
     # ---- registers ----
     def _check_registers(self, path: Path) -> None:
-        names = set(self.ip.register_map._register_classes) if hasattr(self.ip.register_map, "_register_classes") \
-            else {n for n in dir(self.regs) if not n.startswith("_")}
+        names = set(self.regs._register_classes)          # the .hwh's registers, by name
         self.addr64 = "image_1" in names
         want = ["CTRL", "ap_return", *SCALARS] + [f"{p}_1" if self.addr64 else p for p in POINTERS]
         missing = [n for n in want if n not in names]
@@ -123,8 +122,8 @@ class PynqBackend(Backend):
         self._set_pointer("image", self._buffer("shared", image))
         self._run(CMD_LOAD_SHARED, image.size)
 
-    def _load_task(self, image):
-        self._set_pointer("image", self._buffer(f"task:{self.pending_task}", image))
+    def _load_task(self, name, image):
+        self._set_pointer("image", self._buffer(f"task:{name}", image))
         self._run(CMD_LOAD_TASK, image.size)
         self.classes = int(image[8])
 
@@ -136,10 +135,6 @@ class PynqBackend(Backend):
         buf = self._buffers.get(f"task:{self.task_name}")
         if buf is not None:
             self._set_pointer("image", buf)
-
-    def prepare(self, task):
-        self.pending_task = task.name
-        return super().prepare(task)
 
     def phase1(self, tokens, threshold):
         n = len(tokens)

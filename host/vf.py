@@ -8,7 +8,6 @@ meets its target on the board meets the proportionally scaled target on the ASIC
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -61,9 +60,6 @@ class VfGrid:
 
 @lru_cache(maxsize=None)
 def load_grid(path: Path = PARAMS) -> VfGrid:
-    raw = json.loads(Path(path).read_text())
-    try:
-        return VfGrid(**{k: float(raw[k]["value"]) if k != "levels" else int(raw[k]["value"])
-                         for k in ("v0", "f0_mhz", "vmin", "levels", "vth", "alpha")})
-    except KeyError as e:
-        raise ValueError(f"{path}: parameter {e} is missing") from None
+    """The grid of a parameter file, read and checked by the energy model's loader."""
+    from .energy import EnergyParams
+    return EnergyParams.load(path).grid

@@ -21,6 +21,8 @@ import time
 from pathlib import Path
 
 import pytest
+import tcl_dryrun
+from tcl_dryrun import tclsh
 
 REPO = Path(__file__).resolve().parents[1]
 BIT_DIR = REPO / "bitstreams"
@@ -42,13 +44,6 @@ BOARDS = {
     "kv260": dict(part="xck26-sfvc784-2LV-c", board_part="xilinx.com:kv260_som:part0:1.4", **ZUPLUS),
     "pynq-z2": dict(part="xc7z020clg400-1", board_part="tul.com.tw:pynq-z2:part0:1.0", **ZYNQ7),
 }
-
-
-def tclsh() -> str:
-    path = shutil.which("tclsh") or ("/usr/bin/tclsh" if Path("/usr/bin/tclsh").exists() else None)
-    if path is None:
-        pytest.fail("tclsh is not installed; these tests need it (Debian/Ubuntu: apt-get install tcl)")
-    return path
 
 
 def make() -> str:
@@ -82,24 +77,10 @@ def tcl_words(text: str) -> list[str]:
     return words
 
 
-class DryRun:
+class DryRun(tcl_dryrun.DryRun):
     def __init__(self, proc: subprocess.CompletedProcess, out: Path):
-        self.returncode = proc.returncode
-        self.stdout = proc.stdout
-        self.stderr = proc.stderr
+        super().__init__(proc)
         self.out = out
-        self.calls = [line.split("\t")[1:] for line in proc.stdout.splitlines() if line.startswith("CALL\t")]
-
-    def named(self, cmd: str) -> list[list[str]]:
-        return [c[1:] for c in self.calls if c[0] == cmd]
-
-    def one(self, cmd: str) -> list[str]:
-        found = self.named(cmd)
-        assert len(found) == 1, f"{cmd} called {len(found)} times:\n{self.stdout}\n{self.stderr}"
-        return found[0]
-
-    def order(self) -> list[str]:
-        return [c[0] for c in self.calls]
 
     def cells(self) -> dict[str, str]:
         """cell name -> VLNV of every create_bd_cell."""

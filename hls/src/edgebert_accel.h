@@ -337,20 +337,13 @@ inline int load_matrix(State &s, Reader &r, int m, long &wpos, int rows, int col
     return ST_OK;
 }
 
-inline int load_vector(Reader &r, long &pos, long capacity, long len, act_t *buf, long &off) {
+// One vector of the task image ({len}, len words) into buf at pos; off records where.
+template <class T>
+int load_vector(Reader &r, long &pos, long capacity, long len, T *buf, long &off) {
     if (long(r.next()) != len || !r.ok) return ST_BAD_IMAGE;
     if (pos + len > capacity) return ST_IMAGE_TOO_LARGE;
     off = pos;
-    for (long i = 0; i < len; i++) buf[pos + i] = act_t(int32_t(r.next()));
-    pos += len;
-    return r.ok ? ST_OK : ST_BAD_IMAGE;
-}
-
-inline int load_gain(Reader &r, long &pos, long len, gain_t *buf, long &off) {
-    if (long(r.next()) != len || !r.ok) return ST_BAD_IMAGE;
-    if (pos + len > GBUF_WORDS) return ST_IMAGE_TOO_LARGE;
-    off = pos;
-    for (long i = 0; i < len; i++) buf[pos + i] = gain_t(int32_t(r.next()));
+    for (long i = 0; i < len; i++) buf[pos + i] = T(int32_t(r.next()));
     pos += len;
     return r.ok ? ST_OK : ST_BAD_IMAGE;
 }
@@ -407,7 +400,8 @@ inline int load_task(State &s, const bus_t *img, long words) {
     }
     long gpos = 0;
     const long glens[N_GAINS] = {E, H, H};
-    for (int g = 0; g < N_GAINS && st == ST_OK; g++) st = load_gain(r, gpos, glens[g], s.gbuf, s.gain_off[g]);
+    for (int g = 0; g < N_GAINS && st == ST_OK; g++)
+        st = load_vector(r, gpos, GBUF_WORDS, glens[g], s.gbuf, s.gain_off[g]);
     if (st != ST_OK) return st;
     for (int hd = 0; hd < s.heads; hd++)
         for (int d = 0; d < s.task_max_len; d++) {
