@@ -119,17 +119,21 @@ def collate(encoded: list[Encoded], index: list[int]) -> Batch:
 
 
 def bucketed_batches(encoded: list[Encoded], batch_size: int, shuffle: bool,
-                     rng: random.Random | None = None, bucket_factor: int = 50) -> list[list[int]]:
+                     rng: random.Random | None = None, bucket_factor: int = 50,
+                     weights: list[float] | None = None) -> list[list[int]]:
     """Index lists of similar-length sentences so that padding per batch stays small.
 
     Chunks of `batch_size * bucket_factor` random indices are sorted by length and cut into
     batches; the batches are then shuffled. Without shuffling, batches follow length order.
+    With `weights`, an epoch is len(encoded) indices drawn with replacement in proportion to them.
     """
     order = list(range(len(encoded)))
     if not shuffle:
         order.sort(key=lambda i: len(encoded[i]))
         return [order[k:k + batch_size] for k in range(0, len(order), batch_size)]
     rng = rng or random.Random(0)
+    if weights is not None:
+        order = rng.choices(order, weights=weights, k=len(order))
     rng.shuffle(order)
     chunk = batch_size * bucket_factor
     batches = []

@@ -1,11 +1,13 @@
 """The training pipeline as a list of named steps (teacher -> embedding -> distill_data ->
-stage1 -> stage2 -> qat -> calibrate -> package -> export). Each step writes `reports/<step>.json` in the run
-folder; a step whose report exists is skipped, so an interrupted run resumes where it stopped.
+sentence_data -> stage1 -> sentence_tuning -> stage2 -> qat -> calibrate -> package -> export).
+Each step writes `reports/<step>.json` in the run folder; a step whose report exists is skipped,
+so an interrupted run resumes where it stopped. Steps a config does not ask for report "skipped".
 """
 from __future__ import annotations
 
 import json
 import random
+import shutil
 import time
 from pathlib import Path
 
@@ -20,15 +22,16 @@ from .data import REPO_ROOT, Example, encode_examples, get_task, read_examples, 
 from .embedding import build_table, load_table, low_rank_basis, save_table
 from .export import export_model_dir
 from .model import PRUNABLE, EdgeBert
-from .package import load_checkpoint, save_checkpoint, save_task
+from .package import EMBEDDING_FILE, load_checkpoint, save_checkpoint, save_task
 from .pruning import sparsity_report
 from .quant import FakeQuantHooks, calibrate_formats
 from .span import removable_heads
 from .tokenization import Tokenizer
 from .train import qat, stage1, stage2
 
-STEPS = ("teacher", "embedding", "distill_data", "stage1", "stage2", "qat", "calibrate", "package",
-         "export")
+STEPS = ("teacher", "embedding", "distill_data", "sentence_data", "stage1", "sentence_tuning",
+         "stage2", "qat", "calibrate", "package", "export")
+LONG_TOKENS = 25   # validation sentences this long are scored apart: they resemble GLUE dev
 
 
 class Run:
@@ -117,9 +120,7 @@ class Run:
         n_aug = self.cfg["augment"]["samples"]
         aug = Augmenter(self.data["train"], self.seed, **self.cfg["augment"].get("options", {}))
         samples = aug.generate(n_aug)
-        with open(self.path("augmented.jsonl"), "w") as f:
-            for s in samples:
-                f.write(json.dumps({"a": s.text_a, "b": s.text_b}) + "\n")
+        self._write_samples(samples, "augmented.jsonl")
         out = {}
         for name, enc in (("train", self.encoded("train")), ("val", self.encoded("val")),
                           ("augmented", encode_examples(samples, self.tok))):
@@ -128,29 +129,61 @@ class Run:
         agree = float((out["val"].argmax(1) == self.labels("val")).mean())
         return {"augmented_samples": n_aug, "teacher_val_accuracy": agree}
 
+    def step_sentence_data(self) -> dict:
+        """Teacher-labelled variants of the long training sentences (config `augment.sentences`):
+        the distillation set above is dominated by short phrases, GLUE dev by whole sentences."""
+        spec = self.cfg["augment"].get("sentences")
+        if not spec:
+            return {"skipped": "no augment.sentences in the config"}
+        model = teacher.load_finetuned(self.path("teacher"))
+        samples = Augmenter(self.data["train"], self.seed + 1, **spec.get("options", {})).generate(spec["samples"])
+        self._write_samples(samples, "augmented_sentences.jsonl")
+        enc = encode_examples(samples, self.tok)
+        z = teacher.logits(model, enc, desc="teacher logits sentences")
+        np.savez(self.path("teacher_logits_sentences.npz"), augmented=z)
+        return {"samples": len(samples), "mean_tokens": float(np.mean([len(e) for e in enc]))}
+
+    def _write_samples(self, samples: list[Example], name: str) -> None:
+        with open(self.path(name), "w") as f:
+            for s in samples:
+                f.write(json.dumps({"a": s.text_a, "b": s.text_b}) + "\n")
+
+    def _read_samples(self, name: str) -> list[Example]:
+        return [Example(a["a"], a["b"], -1) for a in map(json.loads, open(self.path(name)))]
+
     def _distill_set(self, stage: str):
+        """Training split plus, as the stage asks, the augmented and the sentence samples."""
+        hp = self.cfg["stages"][stage]
         z = np.load(self.path("teacher_logits.npz"))
-        if not self.cfg["stages"][stage].get("augmented", True):
-            return self.encoded("train"), z["train"], self.labels("train")
-        aug = [json.loads(l) for l in open(self.path("augmented.jsonl"))]
-        aug_ex = [Example(a["a"], a["b"], -1) for a in aug]
-        enc = self.encoded("train") + encode_examples(aug_ex, self.tok)   # "+" copies: the cached split stays as it is
-        labels = np.concatenate([self.labels("train"), -np.ones(len(aug_ex), dtype=np.int64)])
-        return enc, np.concatenate([z["train"], z["augmented"]]), labels
+        enc, logits, labels = list(self.encoded("train")), [z["train"]], [self.labels("train")]
+        extra = []
+        if hp.get("augmented", True):
+            extra.append((self._read_samples("augmented.jsonl"), z["augmented"]))
+        if hp.get("sentences", False):
+            extra.append((self._read_samples("augmented_sentences.jsonl"),
+                          np.load(self.path("teacher_logits_sentences.npz"))["augmented"]))
+        for samples, zs in extra:
+            enc += encode_examples(samples, self.tok)
+            logits.append(zs)
+            labels.append(-np.ones(len(samples), dtype=np.int64))
+        return enc, np.concatenate(logits), np.concatenate(labels)
 
     def _validator(self, model, score: str):
         val_enc, val_y = self.encoded("val"), self.labels("val")
         dev_enc, dev_y = self.encoded("dev"), self.labels("dev")
 
+        long = np.array([len(e) >= LONG_TOKENS for e in val_enc])
+
         def validate():
             logits = ev.all_layer_logits(model, val_enc)
             acc = ev.per_layer_accuracy(logits, val_y)
             s = acc[-1] if score == "final" else float(np.mean(acc[:-1]))
+            long_acc = float((logits[long, -1].argmax(-1) == val_y[long]).mean()) if long.any() else None
             # Dev accuracy is logged to show the curve; nothing is selected by it.
             dev_acc = ev.per_layer_accuracy(ev.all_layer_logits(model, dev_enc), dev_y)[-1]
             return {"val_score": s, "val_accuracy_final": acc[-1],
-                    "val_accuracy_layer1": acc[0], "dev_accuracy_final": dev_acc,
-                    "spans": model.spans()}
+                    "val_accuracy_long": long_acc, "val_accuracy_layer1": acc[0],
+                    "dev_accuracy_final": dev_acc, "spans": model.spans()}
         return validate
 
     def step_stage1(self) -> dict:
@@ -166,11 +199,28 @@ class Run:
         save_checkpoint(model, self.path("stage1.safetensors"))
         return result
 
+    def step_sentence_tuning(self) -> dict:
+        """Stage 1 continued with sentences drawn by length (config `stages.sentence_tuning`);
+        pruned weights stay pruned."""
+        if "sentence_tuning" not in self.cfg["stages"]:
+            return {"skipped": "no stages.sentence_tuning in the config"}
+        model = self._load("stage1.safetensors")
+        enc, z, y = self._distill_set("sentence_tuning")
+        hp = {"seed": self.seed, "hold_zeros": True, **self.cfg["stages"]["sentence_tuning"]}
+        result = stage1(model, enc, z, y, hp, self._validator(model, "final"))
+        save_checkpoint(model, self.path("sentence_tuning.safetensors"))
+        return result
+
+    def _backbone(self) -> str:
+        """The checkpoint stage 2 starts from: the last backbone step the config has."""
+        return ("sentence_tuning.safetensors" if "sentence_tuning" in self.cfg["stages"]
+                else "stage1.safetensors")
+
     def _load(self, name: str) -> EdgeBert:
         return load_checkpoint(self.path(name), self.model_cfg, load_table(self.embedding_path()))
 
     def step_stage2(self) -> dict:
-        model = self._load("stage1.safetensors")
+        model = self._load(self._backbone())
         enc, z, y = self._distill_set("stage2")
         hp = {"seed": self.seed, **self.cfg["stages"]["stage2"]}
         result = stage2(model, enc, z, y, hp, self._validator(model, "ramps"))
@@ -236,6 +286,10 @@ class Run:
         if model.hooks.active:
             extra["formats"] = model.hooks.formats
         model_dir = REPO_ROOT / self.cfg["package_dir"]
+        shared = model_dir / EMBEDDING_FILE
+        if not shared.is_file():   # a model folder of its own (an experiment): the same table
+            model_dir.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(self.embedding_path(), shared)
         task_dir = save_task(model, self.task.name, model_dir, cal["threshold"],
                              np.load(self.path("predictor_table.npy")), extra)
         return {"task_dir": str(task_dir.relative_to(REPO_ROOT)), "threshold": cal["threshold"]}

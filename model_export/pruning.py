@@ -37,15 +37,18 @@ class MagnitudePruner:
     """Holds a mask per named parameter and keeps the pruned entries at zero."""
 
     def __init__(self, model: nn.Module, names: tuple[str, ...], final_sparsity: float,
-                 start_step: int, end_step: int, every: int = 50):
+                 start_step: int, end_step: int, every: int = 50, hold_zeros: bool = False):
+        """With `hold_zeros`, weights that are zero already (a pruned model trained further)
+        start pruned, and the schedule only prunes beyond the sparsity they give."""
         params = dict(model.named_parameters())
         missing = [n for n in names if n not in params]
         if missing:
             raise KeyError(f"no parameters named {missing}")
         self.params = {n: params[n] for n in names}
-        self.masks = {n: torch.ones_like(p, dtype=torch.bool) for n, p in self.params.items()}
+        self.masks = {n: (p != 0) if hold_zeros else torch.ones_like(p, dtype=torch.bool)
+                      for n, p in self.params.items()}
         self.final, self.start, self.end, self.every = final_sparsity, start_step, end_step, every
-        self.sparsity = 0.0
+        self.sparsity = min(float((~m).float().mean()) for m in self.masks.values()) if hold_zeros else 0.0
 
     def step(self, step: int) -> None:
         """Call after each optimizer step: update masks on schedule, then zero pruned weights."""

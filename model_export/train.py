@@ -70,8 +70,13 @@ class _Trainer:
         self.ema = [p.detach().clone() for p in self.params] if self.ema_decay else None
 
     def batches(self):
+        # `length_power` p > 0 draws sentences in proportion to min(length, 64)^p: the
+        # treebank's short phrases outnumber the complete sentences users classify.
+        p = self.hp.get("length_power", 0.0)
+        weights = [min(len(e), 64) ** p for e in self.encoded] if p else None
         while True:
-            yield from bucketed_batches(self.encoded, self.hp["batch_size"], True, self.rng)
+            yield from bucketed_batches(self.encoded, self.hp["batch_size"], True, self.rng,
+                                        weights=weights)
 
     def run(self, loss_fn, after_step=None, validate=None) -> dict:
         history, losses, t0 = [], [], time.time()
@@ -170,7 +175,8 @@ def stage1(model: EdgeBert, encoded, teacher_logits, labels, hp: dict, validate,
     trainer = _Trainer(model, encoded, teacher_logits, labels, hp, params, "stage 1")
     pruner = MagnitudePruner(model, PRUNABLE, hp["encoder_sparsity"],
                              start_step=int(hp["prune_start"] * trainer.total),
-                             end_step=int(hp["prune_end"] * trainer.total))
+                             end_step=int(hp["prune_end"] * trainer.total),
+                             hold_zeros=hp.get("hold_zeros", False))
     L = model.cfg.layers
     ramp_w = torch.arange(1, L, dtype=torch.float32)
     ramp_w = (hp.get("ramp_weight", 0.0) * ramp_w / ramp_w.sum()).tolist()   # PABEE-style: later layers weigh more

@@ -64,3 +64,35 @@ def test_encode_examples_counts_truncations():
     with pytest.warns(TruncationWarning, match="2 of 3 sentences"):
         enc = encode_examples(ex, Tokenizer(16))
     assert [len(e) for e in enc] == [16, 3, 16]
+
+
+def test_weighted_buckets_draw_by_weight():
+    tok = Tokenizer(64)
+    enc = [tok.encode(e.text_a) for e in read_examples(get_task("sst2"), "dev")[:200]]
+    weights = [0.0] * 100 + [1.0] * 99 + [99.0]     # the first half is never drawn
+    flat = [i for b in bucketed_batches(enc, 16, True, random.Random(2), weights=weights) for i in b]
+    assert len(flat) == 200
+    assert min(flat) >= 100
+    assert 70 <= flat.count(199) <= 130              # expected 200 * 99/198 = 100
+
+
+def test_augmenter_min_words_draws_long_sentences_only():
+    from model_export.augment import Augmenter
+    ex = read_examples(get_task("sst2"), "dev")
+    aug = Augmenter(ex, 0, p_ngram=0.0, p_join=0.0, min_words=25)
+    samples = aug.generate(200)
+    assert all(len(s.text_a.split()) >= 25 for s in samples)
+    assert len(aug.examples) == sum(len(e.text_a.split()) >= 25 for e in ex) < len(ex)
+    with pytest.raises(ValueError, match="at least 500 words"):
+        Augmenter(ex, 0, min_words=500)
+
+
+def test_pair_augmenter_flip_and_self_pairs():
+    from model_export.augment import Augmenter
+    ex = read_examples(get_task("mrpc"), "dev")[:50]
+    sides = {(e.text_a, e.text_b) for e in ex}
+    flipped = Augmenter(ex, 0, p_mask=0.0, p_replace=0.0, p_swap_pair=0.0, p_flip=1.0).generate(100)
+    assert all((s.text_b, s.text_a) in sides for s in flipped)
+    own = Augmenter(ex, 0, p_mask=0.0, p_replace=0.0, p_swap_pair=0.0, p_self_pair=1.0).generate(100)
+    assert all(s.text_a == s.text_b for s in own)
+    assert {s.text_a for s in own} <= {e.text_a for e in ex}

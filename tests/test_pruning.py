@@ -56,3 +56,30 @@ def test_pruner_reaches_target_and_keeps_zeros():
 def test_pruner_rejects_unknown_names():
     with pytest.raises(KeyError):
         MagnitudePruner(EdgeBert(load_model_config("tiny")), ("nope.weight",), 0.5, 0, 10)
+
+
+def test_pruner_holds_existing_zeros():
+    """A pruned model trained further: its zeros stay zero from the first step on, and the
+    schedule does not re-choose them while the target is already met."""
+    torch.manual_seed(0)
+    model = EdgeBert(load_model_config("tiny"))
+    named = dict(model.named_parameters())
+    with torch.no_grad():
+        for n in PRUNABLE:
+            named[n].mul_(magnitude_mask(named[n], 0.5))
+    zeros = {n: named[n] == 0 for n in PRUNABLE}
+    pruner = MagnitudePruner(model, PRUNABLE, 0.5, start_step=0, end_step=0, every=10, hold_zeros=True)
+    assert pruner.sparsity == pytest.approx(0.5, abs=0.002)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    for step in range(1, 31):
+        for p in model.parameters():
+            p.grad = torch.randn_like(p)
+        opt.step()
+        pruner.step(step)
+        for n in PRUNABLE:
+            assert torch.equal(named[n] == 0, zeros[n]), (step, n)
+
+
+def test_fresh_pruner_starts_dense_even_with_hold_zeros():
+    model = EdgeBert(load_model_config("tiny"))
+    assert MagnitudePruner(model, PRUNABLE, 0.5, 0, 10, hold_zeros=True).sparsity == 0.0

@@ -1,0 +1,49 @@
+"""The distillation set a stage trains on: which sample sets it joins, in what order."""
+import json
+
+import numpy as np
+import pytest
+
+from model_export.pipeline import Run, STEPS
+
+
+def _run(tmp_path, stage_hp: dict) -> Run:
+    glue = tmp_path / "glue" / "SST-2"
+    glue.mkdir(parents=True)
+    rows = [f"sentence number {i} is {'good' if i % 2 else 'bad'}\t{i % 2}" for i in range(30)]
+    (glue / "train.tsv").write_text("sentence\tlabel\n" + "\n".join(rows) + "\n")
+    out = tmp_path / "run"
+    out.mkdir()
+    cfg = {"task": "sst2", "model": "tiny", "seed": 0, "validation_size": 5,
+           "embedding": {"path": "models/tiny/embedding.npz"}, "augment": {"samples": 3},
+           "stages": {"s": stage_hp}}
+    (out / "augmented.jsonl").write_text("".join(json.dumps({"a": f"aug {i}", "b": None}) + "\n" for i in range(3)))
+    (out / "augmented_sentences.jsonl").write_text(
+        "".join(json.dumps({"a": f"a long sentence {i}", "b": None}) + "\n" for i in range(4)))
+    np.savez(out / "teacher_logits.npz", train=np.zeros((25, 2), np.float32),
+             val=np.zeros((5, 2), np.float32), augmented=np.ones((3, 2), np.float32))
+    np.savez(out / "teacher_logits_sentences.npz", augmented=np.full((4, 2), 2.0, np.float32))
+    return Run(cfg, out, tmp_path / "glue")
+
+
+@pytest.mark.parametrize("augmented,sentences,expect", [
+    (False, False, [0.0] * 25),
+    (True, False, [0.0] * 25 + [1.0] * 3),
+    (True, True, [0.0] * 25 + [1.0] * 3 + [2.0] * 4),
+    (False, True, [0.0] * 25 + [2.0] * 4),
+])
+def test_distill_set_joins_the_requested_sets(tmp_path, augmented, sentences, expect):
+    run = _run(tmp_path, {"augmented": augmented, "sentences": sentences})
+    enc, z, y = run._distill_set("s")
+    assert len(enc) == len(z) == len(y) == len(expect)
+    assert z[:, 0].tolist() == expect
+    assert (y[25:] == -1).all() and set(y[:25].tolist()) <= {0, 1}
+    assert len(run.encoded("train")) == 25     # the cached split is not extended in place
+
+
+def test_sentence_steps_are_skipped_without_config(tmp_path):
+    run = _run(tmp_path, {})
+    assert "skipped" in run.step_sentence_data()
+    assert "skipped" in run.step_sentence_tuning()
+    assert run._backbone() == "stage1.safetensors"
+    assert STEPS.index("sentence_tuning") == STEPS.index("stage1") + 1
