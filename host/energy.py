@@ -81,9 +81,11 @@ class EnergyParams:
         poly = v["leak_poly"]
         if not (isinstance(poly, (list, tuple)) and len(poly) == 3 and all(isinstance(c, (int, float)) for c in poly)):
             raise EnergyParamsError(f"{where}: leak_poly must be three numbers a, b, c (a V^2 + b V + c)")
-        if not out["vth"] < out["vmin"] < out["v0"]:
-            raise EnergyParamsError(f"{where}: need vth < vmin < v0, got {out['vth']}, {out['vmin']}, {out['v0']}")
         p = cls(levels=int(v["levels"]), leak_poly=tuple(float(c) for c in poly), **out)
+        try:
+            p.grid                      # the V/F grid checks its own parameters
+        except ValueError as e:
+            raise EnergyParamsError(f"{where}: {e}") from None
         if any(p.leak_scale(x) <= 0 for x in (p.vmin, p.v0)):
             raise EnergyParamsError(f"{where}: leak_poly is not positive over [vmin, v0]")
         return p

@@ -23,7 +23,7 @@ from .builds import schedule_for  # noqa: E402
 from .clocks import Clock  # noqa: E402
 from .energy import OPERATORS, EnergyParams, phase_energy, switch_energy_uj  # noqa: E402
 from .policy import phase1_clock, phase2_plan, vf_point  # noqa: E402
-from .runner import LOG_FORMAT  # noqa: E402
+from .runner import log_header  # noqa: E402
 
 MODES = ("base", "ee", "lai", "oracle")
 COLORS = {"base": "tab:grey", "ee": "tab:blue", "lai": "tab:green", "oracle": "tab:purple"}
@@ -38,11 +38,8 @@ def load_run(path: Path) -> tuple[dict, list[dict]]:
     if not path.is_file():
         raise ReportError(f"run log {path} not found")
     lines = path.read_text(encoding="utf-8").splitlines()
-    try:
-        head = json.loads(lines[0]) if lines else {}
-    except json.JSONDecodeError:
-        head = {}
-    if head.get("format") != LOG_FORMAT:
+    head = log_header(lines)
+    if head is None:
         raise ReportError(f"{path} is not an edgebert run log")
     records = []
     for line in lines[1:]:

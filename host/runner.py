@@ -111,6 +111,15 @@ def _encode(item_id: str, text: str, tokenizer: Tokenizer, pair: bool, label) ->
 
 
 # ---- the log ------------------------------------------------------------------------------------
+def log_header(lines: list[str]) -> dict | None:
+    """The header of a run log's lines, or None when they are not an edgebert run log."""
+    try:
+        head = json.loads(lines[0]) if lines else {}
+    except json.JSONDecodeError:
+        return None
+    return head if isinstance(head, dict) and head.get("format") == LOG_FORMAT else None
+
+
 def open_log(path: Path, header: dict) -> tuple[list[dict], object]:
     """Records already in the log, and the log opened for appending (header written if new)."""
     path = Path(path)
@@ -119,11 +128,8 @@ def open_log(path: Path, header: dict) -> tuple[list[dict], object]:
         data = path.read_bytes()
         keep = data.rfind(b"\n") + 1                  # a line cut short by a kill is dropped
         lines = data[:keep].decode("utf-8").splitlines()
-        try:
-            first = json.loads(lines[0]) if lines else {}
-        except json.JSONDecodeError:
-            first = {}
-        if first.get("format") != LOG_FORMAT:
+        first = log_header(lines)
+        if first is None:
             raise RunLogError(f"{path} is not an edgebert run log; choose another --out")
         diff = {k: (first.get("run", {}).get(k), v) for k, v in header.items() if first.get("run", {}).get(k) != v}
         if diff:

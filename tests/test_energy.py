@@ -71,7 +71,8 @@ def test_replay_meets_the_expected_physics():
 
 @pytest.mark.parametrize("change,message", [
     ({"levels": 1}, "levels"),
-    ({"vmin": 0.9}, "vth < vmin < v0"),
+    ({"vmin": 0.9}, "Vth < Vmin < V0"),
+    ({"alpha": 0.0}, "alpha"),
     ({"e_mac_pj": -1.0}, "e_mac_pj"),
     ({"leak_poly": [1, 2]}, "leak_poly"),
     ({"p_leak_mw": "5"}, "p_leak_mw"),
