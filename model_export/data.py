@@ -74,6 +74,23 @@ def read_examples(task: Task, split: str, glue_dir: Path | None = None) -> list[
     raise ValueError(f"no reader for task {task.name}")
 
 
+# Sentence columns of each GLUE training file, for label-free use (general distillation).
+SENTENCE_COLUMNS = {"SST-2": (0,), "MRPC": (3, 4), "RTE": (1, 2)}
+
+
+def read_sentences(folder: str, glue_dir: Path | None = None) -> list[str]:
+    """Every sentence of a GLUE task's training file, labels ignored."""
+    if folder not in SENTENCE_COLUMNS:
+        raise ValueError(f"no sentence reader for {folder!r}; known: {', '.join(SENTENCE_COLUMNS)}")
+    path = Path(glue_dir or DEFAULT_TRAIN_GLUE) / folder / "train.tsv"
+    rows = _rows(path, "utf-8-sig")
+    cols = SENTENCE_COLUMNS[folder]
+    for i, r in enumerate(rows):
+        if len(r) <= max(cols):
+            raise ValueError(f"{path}: row {i + 2} has {len(r)} columns, expected > {max(cols)}")
+    return [r[c].strip() for r in rows for c in cols]
+
+
 def _check_columns(rows: list[list[str]], n: int, path: Path) -> None:
     for i, r in enumerate(rows):
         if len(r) != n:

@@ -1,4 +1,4 @@
-"""The training pipeline as a list of named steps (teacher -> embedding -> distill_data ->
+"""The training pipeline as a list of named steps (teacher -> embedding -> general -> distill_data ->
 sentence_data -> stage1 -> sentence_tuning -> stage2 -> qat -> calibrate -> package -> export).
 Each step writes `reports/<step>.json` in the run folder; a step whose report exists is skipped,
 so an interrupted run resumes where it stopped. Steps a config does not ask for report "skipped".
@@ -18,7 +18,8 @@ from . import evaluate as ev
 from . import predictor, teacher
 from .augment import Augmenter
 from .config import load_model_config
-from .data import REPO_ROOT, Example, encode_examples, get_task, read_examples, split_train
+from .data import (REPO_ROOT, Example, encode_examples, get_task, read_examples, read_sentences,
+                   split_train)
 from .embedding import build_table, load_table, low_rank_basis, save_table
 from .export import export_model_dir
 from .model import PRUNABLE, EdgeBert
@@ -27,9 +28,9 @@ from .pruning import sparsity_report
 from .quant import FakeQuantHooks, calibrate_formats
 from .span import removable_heads
 from .tokenization import Tokenizer
-from .train import qat, stage1, stage2
+from .train import general, qat, stage1, stage2
 
-STEPS = ("teacher", "embedding", "distill_data", "sentence_data", "stage1", "sentence_tuning",
+STEPS = ("teacher", "embedding", "general", "distill_data", "sentence_data", "stage1", "sentence_tuning",
          "stage2", "qat", "calibrate", "package", "export")
 LONG_TOKENS = 25   # validation sentences this long are scored apart: they resemble GLUE dev
 
@@ -114,6 +115,33 @@ class Run:
         return {"path": str(path.relative_to(REPO_ROOT)), "built_here": built, "sha256": sha,
                 "shape": list(table.shape), "sparsity": float((table == 0).float().mean())}
 
+    def step_general(self) -> dict:
+        """General distillation on unlabelled whole sentences (config `stages.general`) against
+        the pre-trained, not fine-tuned, teacher; stage 1 starts from its result."""
+        hp = self.cfg["stages"].get("general")
+        if not hp:
+            return {"skipped": "no stages.general in the config"}
+        texts = self.general_sentences(hp["corpora"], hp.get("min_words", 8))
+        encoded = encode_examples([Example(t, None, 0) for t in texts], self.tok)
+        model = self.new_model()
+        t_model = teacher.load_pretrained_teacher(self.task.num_labels)
+        result = general(model, encoded, {"seed": self.seed, **hp}, t_model)
+        save_checkpoint(model, self.path("general.safetensors"))
+        return {"sentences": len(texts),
+                "mean_tokens": float(np.mean([len(e) for e in encoded])), **result}
+
+    def general_sentences(self, corpora: list[str], min_words: int) -> list[str]:
+        """Distinct sentences of at least `min_words` words from the named GLUE training files.
+        The run's own task contributes its training split only: the validation split stays
+        unseen."""
+        texts = []
+        for folder in corpora:
+            if folder == self.task.folder:
+                texts += [t for e in self.data["train"] for t in (e.text_a, e.text_b) if t]
+            else:
+                texts += read_sentences(folder, self.glue_dir)
+        return [t for t in dict.fromkeys(texts) if len(t.split()) >= min_words]
+
     def step_distill_data(self) -> dict:
         """Teacher logits for the training split, the validation split and augmented samples."""
         model = teacher.load_finetuned(self.path("teacher"))
@@ -189,9 +217,14 @@ class Run:
     def step_stage1(self) -> dict:
         model = self.new_model()
         init = self.cfg["stages"]["stage1"].get("init_from")
-        if init:   # start from another task's trained encoder (intermediate-task transfer)
+        if init and "general" in self.cfg["stages"]:
+            raise ValueError("stages.stage1.init_from and stages.general both set a start point; "
+                             "keep one")
+        start = (REPO_ROOT / init if init else
+                 self.path("general.safetensors") if "general" in self.cfg["stages"] else None)
+        if start:   # another task's encoder (intermediate-task transfer) or general distillation
             from safetensors.torch import load_file
-            model.load_state_dict(load_file(str(REPO_ROOT / init)), strict=True)
+            model.load_state_dict(load_file(str(start)), strict=True)
         enc, z, y = self._distill_set("stage1")
         hp = {"seed": self.seed, **self.cfg["stages"]["stage1"]}
         t_model = teacher.load_finetuned(self.path("teacher")) if hp.get("hidden_weight") else None

@@ -157,6 +157,24 @@ class HiddenDistiller(torch.nn.Module):
         return total / len(self.pairs)
 
 
+def general(model: EdgeBert, encoded, hp: dict, teacher_model) -> dict:
+    """General distillation (TinyBERT's first stage, Jiao et al. 2020): before any task
+    training, the student's hidden states regress the pre-trained teacher's on unlabelled
+    sentences. No labels and no logits are involved; the off-ramps are left as they are."""
+    distiller = HiddenDistiller(teacher_model, model.cfg.hidden, model.cfg.layers)
+    for p in model.parameters():
+        p.requires_grad = True
+    params = list(model.parameters()) + list(distiller.proj.parameters())
+    n = len(encoded)
+    trainer = _Trainer(model, encoded, np.zeros((n, model.cfg.num_labels), np.float32),
+                       np.zeros(n, np.int64), hp, params, "general")
+
+    def loss_fn(b, _t_logits, _y):
+        _, hidden = model(b.ids, b.token_types, b.pad_mask, return_hidden=True)
+        return distiller.loss(b, hidden)
+    return trainer.run(loss_fn)
+
+
 def stage1(model: EdgeBert, encoded, teacher_logits, labels, hp: dict, validate,
            teacher_model=None) -> dict:
     """Backbone with distillation, span penalty and gradual magnitude pruning; with

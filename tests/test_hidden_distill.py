@@ -6,7 +6,7 @@ from model_export.config import load_model_config
 from model_export.data import collate
 from model_export.model import EdgeBert
 from model_export.tokenization import Encoded
-from model_export.train import HiddenDistiller
+from model_export.train import HiddenDistiller, general
 
 
 def small_teacher(layers: int):
@@ -47,3 +47,17 @@ def test_hidden_loss_falls_when_the_student_learns_and_ignores_padding():
     for h in noisy:
         h[~b.pad_mask] += 100.0
     assert torch.allclose(d.loss(b, hidden), d.loss(b, noisy))
+
+
+def test_general_distillation_lowers_the_hidden_loss_and_leaves_the_ramps():
+    cfg = load_model_config("tiny", vocab_size=500, hidden=32, heads=2, ffn=64, layers=4,
+                            embed_dim=16, max_len=16, span_ramp=4)
+    torch.manual_seed(0)
+    student = EdgeBert(cfg, torch.randn(500, 16) * 0.3, dropout=0.0)
+    ramps_before = [p.detach().clone() for p in student.ramps.parameters()]
+    enc = [Encoded([101, 7 + i % 50, 9 + i % 7, 102], [0] * 4) for i in range(64)]
+    hp = {"seed": 0, "epochs": 30, "batch_size": 16, "lr": 3e-3, "warmup": 0.05}
+    result = general(student, enc, hp, small_teacher(2))
+    assert result["steps"] == 120
+    assert result["loss_last_tenth"] < 0.5 * result["loss_first_tenth"]
+    assert all(torch.equal(a, b) for a, b in zip(ramps_before, student.ramps.parameters()))

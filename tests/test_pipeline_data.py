@@ -3,6 +3,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from model_export.pipeline import Run, STEPS
 
@@ -47,3 +48,41 @@ def test_sentence_steps_are_skipped_without_config(tmp_path):
     assert "skipped" in run.step_sentence_tuning()
     assert run._backbone() == "stage1.safetensors"
     assert STEPS.index("sentence_tuning") == STEPS.index("stage1") + 1
+
+
+def _glue_file(root, folder: str, header: str, rows: list[str]) -> None:
+    (root / folder).mkdir(parents=True, exist_ok=True)
+    (root / folder / "train.tsv").write_text(header + "\n" + "\n".join(rows) + "\n")
+
+
+def test_general_corpus_keeps_validation_out_dedupes_and_filters(tmp_path):
+    run = _run(tmp_path, {})
+    glue = tmp_path / "glue"
+    _glue_file(glue, "MRPC", "Quality\t#1 ID\t#2 ID\t#1 String\t#2 String",
+               ["1\t1\t2\tthe market rose sharply on monday morning\tshares rose on monday",
+                "0\t3\t4\tthe market rose sharply on monday morning\tit rained in paris all week long"])
+    _glue_file(glue, "RTE", "index\tsentence1\tsentence2\tlabel",
+               ["0\ta cat sat on the warm mat today\ta cat sat\tentailment"])
+    texts = run.general_sentences(["SST-2", "MRPC", "RTE"], min_words=5)
+    own = [e.text_a for e in run.data["train"]]
+    held_out = {e.text_a for e in run.data["val"]}
+    assert texts[:len(own)] == own and not held_out & set(texts)
+    assert texts[len(own):] == ["the market rose sharply on monday morning",
+                                "it rained in paris all week long", "a cat sat on the warm mat today"]
+    with pytest.raises(ValueError, match="no sentence reader"):
+        run.general_sentences(["CoLA"], 5)
+    _glue_file(glue, "RTE", "index\tsentence1\tsentence2\tlabel", ["0\tonly one sentence"])
+    with pytest.raises(ValueError, match="row 2 has 2 columns"):
+        run.general_sentences(["RTE"], 5)
+
+
+def test_general_step_is_optional_and_exclusive_with_init_from(tmp_path):
+    run = _run(tmp_path, {})
+    assert "skipped" in run.step_general()
+    assert STEPS.index("general") < STEPS.index("stage1")
+    run.cfg["stages"] = {"general": {"corpora": ["SST-2"]}, "stage1": {"init_from": "x.safetensors"}}
+    run.cfg["embedding"] = {"path": "models/tiny/embedding.npz"}
+    torch.save({"position": torch.zeros(512, 128), "type": torch.zeros(2, 128)},
+               run.path("embedding_init.pt"))
+    with pytest.raises(ValueError, match="keep one"):
+        run.step_stage1()
