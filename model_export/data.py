@@ -161,10 +161,48 @@ def bucketed_batches(encoded: list[Encoded], batch_size: int, shuffle: bool,
     return batches
 
 
-def split_train(examples: list[Example], n_val: int, seed: int) -> tuple[list[Example], list[Example]]:
-    """A fixed held-out validation split carved out of the training set (GLUE dev is the test)."""
+def split_train(examples: list[Example], n_val: int, seed: int,
+                by: str = "example") -> tuple[list[Example], list[Example]]:
+    """A fixed held-out validation split carved out of the training set (GLUE dev is the test):
+    random examples (`by="example"`) or whole sentences (`by="sentence"`)."""
+    if by == "sentence":
+        return split_train_by_sentence(examples, n_val, seed)
+    if by != "example":
+        raise ValueError(f"unknown validation split {by!r}; use 'example' or 'sentence'")
     order = list(range(len(examples)))
     random.Random(seed).shuffle(order)
     val = sorted(order[:n_val])
     train = sorted(order[n_val:])
     return [examples[i] for i in train], [examples[i] for i in val]
+
+
+def split_train_by_sentence(examples: list[Example], n_val: int, seed: int,
+                            min_words: int = 10) -> tuple[list[Example], list[Example]]:
+    """Held-out whole sentences for a treebank-style training set (SST-2 holds every phrase of
+    each parse tree, so a random split shares text with training). A held-out sentence is one
+    that no other example contains; every training example that occurs inside a held-out
+    sentence leaves the training split too, so no validation text is seen in training."""
+    if any(e.text_b is not None for e in examples):
+        raise ValueError("a split by sentence is for single-sentence tasks; pairs are independent")
+    texts = [f" {e.text_a} " for e in examples]   # padded: matches end at word boundaries
+    long_ids = [i for i, t in enumerate(texts) if len(t.split()) >= min_words]
+    corpus = "\n".join(texts[i] for i in long_ids)   # only a long example can hold a long one
+    order = long_ids[:]
+    random.Random(seed).shuffle(order)
+    val = []
+    for i in order:
+        if corpus.count(texts[i]) == 1:   # contained in no example but itself
+            val.append(i)
+            if len(val) == n_val:
+                break
+    if len(val) < n_val:
+        raise ValueError(f"only {len(val)} whole sentences of >= {min_words} words to hold out; "
+                         f"{n_val} asked for")
+    inside = set()
+    for i in val:
+        words = texts[i].split()
+        inside.update(" ".join(words[a:b]) for a in range(len(words))
+                      for b in range(a + 1, len(words) + 1))
+    held = set(val)
+    train = [e for i, e in enumerate(examples) if i not in held and e.text_a not in inside]
+    return train, [examples[i] for i in sorted(val)]

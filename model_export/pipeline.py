@@ -50,7 +50,8 @@ class Run:
     def data(self) -> dict:
         if self._data is None:
             train, val = split_train(read_examples(self.task, "train", self.glue_dir),
-                                     self.cfg["validation_size"], self.seed)
+                                     self.cfg["validation_size"], self.seed,
+                                     by=self.cfg.get("validation_split", "example"))
             dev = read_examples(self.task, "dev")
             self._data = {"train": train, "val": val, "dev": dev}
         return self._data

@@ -2,7 +2,8 @@ import random
 
 import pytest
 
-from model_export.data import bucketed_batches, collate, get_task, read_examples, split_train
+from model_export.data import (Example, bucketed_batches, collate, get_task, read_examples,
+                                split_train)
 from model_export.tokenization import Tokenizer
 
 
@@ -43,6 +44,39 @@ def test_split_is_disjoint_and_fixed():
     assert len(a) == 772 and len(b) == 100
     assert split_train(ex, 100, seed=3)[1] == b
     assert not set(map(id, a)) & set(map(id, b))
+
+
+def _treebank() -> list[Example]:
+    """Whole sentences of ten words or more, some of their phrases, and unrelated phrases."""
+    sentences = [f"the film number {i} is a truly wonderful piece of work" for i in range(6)]
+    phrases = [f"film number {i} is" for i in range(6)] + ["a truly wonderful piece",
+                                                          "of work", "a dull plot", "the cast"]
+    return [Example(t, None, 1) for t in sentences + phrases]
+
+
+def test_split_by_sentence_holds_out_whole_sentences_and_their_phrases():
+    ex = _treebank()
+    train, val = split_train(ex, 2, seed=0, by="sentence")
+    assert len(val) == 2 and all(e.text_a.startswith("the film number") for e in val)
+    for v in val:   # nothing in train occurs inside a held-out sentence
+        assert not any(f" {t.text_a} " in f" {v.text_a} " for t in train)
+    kept = {e.text_a for e in train}
+    assert {"a dull plot", "the cast"} <= kept            # unrelated phrases stay
+    assert "a truly wonderful piece" not in kept           # shared with a held-out sentence
+    assert len(kept) == len(ex) - 2 - 2 - 2               # two sentences, their own phrases, two shared
+    assert split_train(ex, 2, seed=0, by="sentence") == (train, val)
+
+
+def test_split_by_sentence_skips_contained_examples_and_reports_shortage():
+    ex = _treebank() + [Example("so : the film number 0 is a truly wonderful piece of work", None, 1)]
+    _, val = split_train(ex, 6, seed=1, by="sentence")
+    assert "the film number 0 is a truly wonderful piece of work" not in {e.text_a for e in val}
+    with pytest.raises(ValueError, match="only 6 whole sentences"):
+        split_train(ex, 7, seed=1, by="sentence")
+    with pytest.raises(ValueError, match="single-sentence"):
+        split_train([Example("a b", "c d", 1)], 1, seed=0, by="sentence")
+    with pytest.raises(ValueError, match="unknown validation split"):
+        split_train(ex, 1, seed=0, by="phrase")
 
 
 @pytest.mark.parametrize("shuffle", [True, False])
