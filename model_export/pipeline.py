@@ -1,5 +1,6 @@
-"""The training pipeline as a list of named steps (teacher -> embedding -> general -> distill_data ->
-sentence_data -> stage1 -> sentence_tuning -> stage2 -> qat -> calibrate -> package -> export).
+"""The training pipeline as a list of named steps (teacher -> embedding -> general ->
+distill_data -> sentence_data -> stage1 -> sentence_tuning -> stage2 -> qat -> calibrate ->
+package -> export).
 Each step writes `reports/<step>.json` in the run folder; a step whose report exists is skipped,
 so an interrupted run resumes where it stopped. Steps a config does not ask for report "skipped".
 """
@@ -30,8 +31,8 @@ from .span import removable_heads
 from .tokenization import Tokenizer
 from .train import general, qat, stage1, stage2
 
-STEPS = ("teacher", "embedding", "general", "distill_data", "sentence_data", "stage1", "sentence_tuning",
-         "stage2", "qat", "calibrate", "package", "export")
+STEPS = ("teacher", "embedding", "general", "distill_data", "sentence_data", "stage1",
+         "sentence_tuning", "stage2", "qat", "calibrate", "package", "export")
 LONG_TOKENS = 25   # validation sentences this long are scored apart: they resemble GLUE dev
 
 
@@ -122,6 +123,9 @@ class Run:
         hp = self.cfg["stages"].get("general")
         if not hp:
             return {"skipped": "no stages.general in the config"}
+        if not hp.get("corpora"):
+            raise ValueError('stages.general needs "corpora", GLUE folders such as '
+                             '["SST-2", "MRPC", "RTE"]')
         texts = self.general_sentences(hp["corpora"], hp.get("min_words", 8))
         encoded = encode_examples([Example(t, None, 0) for t in texts], self.tok)
         model = self.new_model()
@@ -218,12 +222,16 @@ class Run:
     def step_stage1(self) -> dict:
         model = self.new_model()
         init = self.cfg["stages"]["stage1"].get("init_from")
-        if init and "general" in self.cfg["stages"]:
+        general_on = bool(self.cfg["stages"].get("general"))
+        if init and general_on:
             raise ValueError("stages.stage1.init_from and stages.general both set a start point; "
                              "keep one")
         start = (REPO_ROOT / init if init else
-                 self.path("general.safetensors") if "general" in self.cfg["stages"] else None)
+                 self.path("general.safetensors") if general_on else None)
         if start:   # another task's encoder (intermediate-task transfer) or general distillation
+            if not start.is_file():
+                raise FileNotFoundError(f"stage 1 starts from {start}, which does not exist yet: "
+                                        "run the step or the run that writes it first")
             from safetensors.torch import load_file
             model.load_state_dict(load_file(str(start)), strict=True)
         enc, z, y = self._distill_set("stage1")

@@ -86,3 +86,11 @@ def test_general_step_is_optional_and_exclusive_with_init_from(tmp_path):
                run.path("embedding_init.pt"))
     with pytest.raises(ValueError, match="keep one"):
         run.step_stage1()
+    del run.cfg["stages"]["stage1"]["init_from"]
+    with pytest.raises(FileNotFoundError, match="general.safetensors, which does not exist"):
+        run.step_stage1()
+    run.cfg["stages"]["general"] = {}
+    assert "skipped" in run.step_general()
+    run.cfg["stages"]["general"] = {"epochs": 1}
+    with pytest.raises(ValueError, match="needs \"corpora\""):
+        run.step_general()
