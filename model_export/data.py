@@ -74,8 +74,9 @@ def read_examples(task: Task, split: str, glue_dir: Path | None = None) -> list[
     raise ValueError(f"no reader for task {task.name}")
 
 
-# Sentence columns of each GLUE training file, for label-free use (general distillation).
-SENTENCE_COLUMNS = {"SST-2": (0,), "MRPC": (3, 4), "RTE": (1, 2)}
+# Per GLUE training file: its column count and the columns holding sentences, for label-free
+# use (general distillation).
+SENTENCE_COLUMNS = {"SST-2": (2, (0,)), "MRPC": (5, (3, 4)), "RTE": (4, (1, 2))}
 
 
 def read_sentences(folder: str, glue_dir: Path | None = None) -> list[str]:
@@ -84,10 +85,8 @@ def read_sentences(folder: str, glue_dir: Path | None = None) -> list[str]:
         raise ValueError(f"no sentence reader for {folder!r}; known: {', '.join(SENTENCE_COLUMNS)}")
     path = Path(glue_dir or DEFAULT_TRAIN_GLUE) / folder / "train.tsv"
     rows = _rows(path, "utf-8-sig")
-    cols = SENTENCE_COLUMNS[folder]
-    for i, r in enumerate(rows):
-        if len(r) <= max(cols):
-            raise ValueError(f"{path}: row {i + 2} has {len(r)} columns, expected > {max(cols)}")
+    n_columns, cols = SENTENCE_COLUMNS[folder]
+    _check_columns(rows, n_columns, path)
     return [r[c].strip() for r in rows for c in cols]
 
 
