@@ -1,0 +1,186 @@
+"""The accelerator's analytic cost model: clock cycles, MACs and DDR words per operator and per
+phase, from the dimensions, the array size n and the schedule in `hls/include/eb_schedule.h`
+(whose constants are repeated here and checked against the C-simulation's). It equals the
+C-simulation's instrumented counters exactly for the same schedule.
+
+Per operator (n x n output-stationary MAC array; an n-lane special function unit):
+    matmul (M x K) (K x C):  ceil(M/n) ceil(C/n) (K + n) + MAC_PIPE
+    softmax, per row of W:   3 ceil(W/n) + DIV
+    LayerNorm, per row of W: 3 ceil(W/n) + ISQRT + DIV
+    entropy of C logits:     2 C + LOG + DIV
+    embedding row fetch:     2 AXI_LATENCY + 1 + record words + ceil(E/n)
+    off-ramp fetch (builds with the off-ramps in DDR), per matrix: AXI_LATENCY + record words
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from functools import lru_cache
+
+from edgebert.core.config import ModelConfig
+
+MAC_PIPE = 4
+SOFTMAX_PASSES = 3
+LAYERNORM_PASSES = 3
+DIV_CYCLES = 48
+ISQRT_CYCLES = 31
+LOG_CYCLES = 2
+AXI_LATENCY = 16
+SCHEDULE = {"mac_pipe": MAC_PIPE, "softmax_passes": SOFTMAX_PASSES, "layernorm_passes": LAYERNORM_PASSES,
+            "div_cycles": DIV_CYCLES, "isqrt_cycles": ISQRT_CYCLES, "log_cycles": LOG_CYCLES,
+            "axi_latency": AXI_LATENCY}
+
+
+def cdiv(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+# ---- operators ------------------------------------------------------------------------------
+def matmul_cycles(m: int, cols: int, k: int, n: int) -> int:
+    return cdiv(m, n) * cdiv(cols, n) * (k + n) + MAC_PIPE
+
+
+def softmax_cycles(rows: int, width: int, n: int) -> int:
+    return rows * (SOFTMAX_PASSES * cdiv(width, n) + DIV_CYCLES)
+
+
+def layernorm_cycles(rows: int, width: int, n: int) -> int:
+    return rows * (LAYERNORM_PASSES * cdiv(width, n) + ISQRT_CYCLES + DIV_CYCLES)
+
+
+def entropy_cycles(classes: int) -> int:
+    return 2 * classes + LOG_CYCLES + DIV_CYCLES
+
+
+def embed_row_cycles(record_words: int, embed_dim: int, n: int) -> int:
+    return 2 * AXI_LATENCY + 1 + record_words + cdiv(embed_dim, n)
+
+
+# ---- the layer engine -----------------------------------------------------------------------
+@dataclass(frozen=True)
+class Schedule:
+    cfg: ModelConfig
+    n: int = 16
+    live_heads: int | None = None          # heads with a non-zero span (default: all)
+    # Builds that keep the off-ramps in DDR fetch each layer's pooler and classifier records:
+    # their lengths in words, two per layer (edgebert.accel.images.ramp_record_words); None: on chip.
+    ramp_words: tuple | None = None
+
+    @property
+    def heads(self) -> int:
+        return self.cfg.heads if self.live_heads is None else self.live_heads
+
+    def layer(self, s: int) -> Counter:
+        """One use of the shared encoder layer on s tokens."""
+        n, h, f, d = self.n, self.cfg.hidden, self.cfg.ffn, self.cfg.head_dim
+        out = Counter()
+        out["linear"] = 4 * matmul_cycles(s, h, h, n) + matmul_cycles(s, f, h, n) + matmul_cycles(s, h, f, n)
+        out["attention"] = self.heads * (matmul_cycles(s, s, d, n) + matmul_cycles(s, d, s, n))
+        out["softmax"] = self.heads * softmax_cycles(s, s, n)
+        out["layernorm"] = 2 * layernorm_cycles(s, h, n)
+        out["macs"] = s * (4 * h * h + 2 * h * f) + self.heads * 2 * s * s * d
+        return out
+
+    def off_ramp(self, layer: int | None = None) -> Counter:
+        """Off-ramp `layer` (0-based); the fetch from DDR is counted when the build has one."""
+        h, k = self.cfg.hidden, self.cfg.num_labels
+        out = Counter({"offramp": matmul_cycles(1, h, h, self.n) + matmul_cycles(1, k, h, self.n)
+                       + entropy_cycles(k), "macs": h * h + k * h})
+        if self.ramp_words is not None and layer is not None:
+            words = self.ramp_words[2 * layer] + self.ramp_words[2 * layer + 1]
+            out["offramp"] += 2 * AXI_LATENCY + words
+            out["offchip_words"] += words
+        return out
+
+    def embed(self, record_words) -> Counter:
+        """Embedding of tokens whose DDR records are `record_words` words long, its LayerNorm and
+        the E -> H projection."""
+        e, s = self.cfg.embed_dim, len(record_words)
+        return Counter({"embed": sum(embed_row_cycles(int(w), e, self.n) for w in record_words),
+                        "offchip_words": sum(1 + int(w) for w in record_words),
+                        "layernorm": layernorm_cycles(s, e, self.n),
+                        "linear": matmul_cycles(s, self.cfg.hidden, e, self.n),
+                        "macs": s * e * self.cfg.hidden})
+
+    def phase1(self, record_words) -> Counter:
+        out = self.embed(record_words) + self.layer(len(record_words)) + self.off_ramp(0)
+        out["offramp"] += 1 + (self.cfg.layers - 2)             # exit gate + predictor table
+        return _total(out)
+
+    def phase2(self, s: int, layers_run: int) -> Counter:
+        """Layers 2 .. 1 + layers_run, each with its off-ramp and exit-gate compare."""
+        out = Counter()
+        for i in range(layers_run):
+            out += self.layer(s) + self.off_ramp(1 + i)
+            out["offramp"] += 1
+        return _total(out)
+
+    def sfu_elements(self, s: int, layers: int, embed: bool) -> Counter:
+        """Special-function elements of a phase: softmax, LayerNorm, GELU (per layer), tanh and
+        entropy (per off-ramp), the embedding LayerNorm (phase 1)."""
+        c = self.cfg
+        return Counter({"softmax": layers * self.heads * s * s,
+                        "layernorm": layers * 2 * s * c.hidden + (s * c.embed_dim if embed else 0),
+                        "gelu": layers * s * c.ffn, "tanh": layers * c.hidden,
+                        "entropy": layers * c.num_labels})
+
+    def attention_macs(self, s: int, layers: int) -> int:
+        return layers * self.heads * 2 * s * s * self.cfg.head_dim
+
+    def offramp_macs(self, layers: int) -> int:
+        return layers * (self.cfg.hidden ** 2 + self.cfg.num_labels * self.cfg.hidden)
+
+    def phase1_cycles(self, record_words) -> int:
+        """phase1(record_words)["cycles"], fast: the per-token fetch plus a per-length cache."""
+        e = self.cfg.embed_dim
+        return sum(embed_row_cycles(int(w), e, self.n) for w in record_words) + self._phase1_rest(len(record_words))
+
+    @lru_cache(maxsize=None)
+    def _phase1_rest(self, s: int) -> int:
+        whole = self.phase1([0] * s)
+        return int(whole["cycles"] - whole["embed"])
+
+    def phase2_cycles(self, s: int, layers_run: int) -> int:
+        """phase2(s, layers_run)["cycles"], from a per-length cache (the DVFS decision needs it
+        per sentence, fast)."""
+        return layers_run * self._layer_step(s) + self._ramp_fetch(layers_run)
+
+    @lru_cache(maxsize=None)
+    def _ramp_fetch(self, layers_run: int) -> int:
+        """Fetch cycles of off-ramps 1..layers_run (0 when they are on chip)."""
+        if self.ramp_words is None:
+            return 0
+        return sum(2 * AXI_LATENCY + self.ramp_words[2 * l] + self.ramp_words[2 * l + 1]
+                   for l in range(1, layers_run + 1))
+
+    def warm(self) -> "Schedule":
+        """Fill the per-length cache for every sentence length (once, ~25 ms)."""
+        for s in range(1, self.cfg.max_len + 1):
+            self._layer_step(s)
+        return self
+
+    @lru_cache(maxsize=None)
+    def _layer_step(self, s: int) -> int:
+        c = self.layer(s) + self.off_ramp()
+        return int(sum(c[k] for k in PHASE_CYCLES)) + 1
+
+    def layer_report(self, s: int | None = None) -> dict:
+        """One layer with its off-ramp at s tokens (default max_len) against the ideal
+        MAC-bound count MACs / n^2 (REFERENCE: 3.64 M cycles for ALBERT-base at n = 16)."""
+        s = self.cfg.max_len if s is None else s
+        body = self.layer(s) + self.off_ramp(1)
+        body["offramp"] += 1
+        body = _total(body)
+        ideal = self.layer(s)["macs"] / self.n ** 2
+        return {"config": self.cfg.name, "n": self.n, "tokens": s, "live_heads": self.heads,
+                "ideal_cycles_per_layer": ideal, "modeled_cycles_per_layer": body["cycles"],
+                "mac_utilization": ideal / body["cycles"],
+                "breakdown": {k: body[k] for k in PHASE_CYCLES}, "macs_per_layer": body["macs"]}
+
+
+PHASE_CYCLES = ("linear", "attention", "softmax", "layernorm", "embed", "offramp")
+
+
+def _total(c: Counter) -> Counter:
+    c["cycles"] = sum(c[k] for k in PHASE_CYCLES)
+    return c

