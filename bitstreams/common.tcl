@@ -1,10 +1,9 @@
 # Shared part of the EdgeBERT overlay builds: the Vivado block design around the HLS IP
 # edgebert_top, implementation, timing check, bitstream and hardware handoff (.hwh).
 #
-# Each bitstreams/<board>/block_design.tcl sets the dict `eb_overlay` (board name, Vivado board
-# part, kind of processing system, PS PLL frequency) and calls
+# Each bitstreams/<board>/block_design.tcl calls
 #
-#     eb_build_overlay $eb_overlay $argv
+#     eb_build_overlay <board> $argv
 #
 # with the script arguments
 #
@@ -14,7 +13,9 @@
 #   OUT_DIR      where edgebert_<board>.bit, edgebert_<board>.hwh, timing.json and the reports go
 #   PROJECT_DIR  the Vivado project (default: build/vivado/<board>/project)
 #
-# The part and the target clock come from hls/tcl/boards.tcl, the same table the HLS flow uses.
+# Everything about the board comes from hls/tcl/boards.tcl, the table the HLS flow uses (generated
+# from model_export/accel/boards.json): the part, the target clock, the Vivado board part and its
+# carrier connections, the kind of processing system and its PS PLL frequency.
 #
 # The design: the PS, one edgebert_top instance, a processor system reset, and three
 # SmartConnects: PS master -> s_axi_control (AXI4-Lite registers), m_axi_gmem0 -> HP0 and
@@ -96,7 +97,7 @@ proc eb_say {msg} {
 # ---- small helpers -----------------------------------------------------------------------------
 
 # The highest PL clock (MHz) at or below target_mhz that the PS dividers reach: pll / (d0 * d1),
-# 1 <= d0, d1 <= 63 (the same rule as host/boards.py).
+# 1 <= d0, d1 <= 63 (the same rule as host/runtime/boards.py).
 proc eb_reachable_mhz {pll_mhz target_mhz} {
     set best 0.0
     for {set d0 1} {$d0 <= 63} {incr d0} {
@@ -201,12 +202,11 @@ proc eb_check_run {run what} {
 
 # ---- the build ---------------------------------------------------------------------------------
 
-proc eb_build_overlay {overlay arglist} {
-    set board [dict get $overlay board]
-    set cfg [eb_board $board]
+proc eb_build_overlay {board arglist} {
+    if {[catch {eb_board $board} cfg]} { eb_die $cfg }
     set part [dict get $cfg part]
-    set board_part [dict get $overlay board_part]
-    set kind [dict get $overlay ps]
+    set board_part [dict get $cfg board_part]
+    set kind [dict get $cfg ps]
     if {![dict exists $::eb_ps_kinds $kind]} { eb_die "unknown processing system '$kind'" }
     set ps [dict get $::eb_ps_kinds $kind]
     set psc [dict get $ps cell]
@@ -234,9 +234,10 @@ proc eb_build_overlay {overlay arglist} {
     # PL clock 0. The HLS build is constrained to the board's clock_ns (boards.tcl); the PS can
     # only make PLL / (d0 * d1). For the ZU+ boards (5 ns, 200 MHz) the IO PLL runs at 1500 MHz
     # and 200 MHz is not among its quotients: 1500 / 8 = 187.5 MHz is the highest at or below it,
-    # and is what the host's clock table tops out at (host/boards.py). PYNQ-Z2: 1000 / 10 = 100 MHz.
+    # and is what the host's clock table tops out at (host/runtime/boards.py). PYNQ-Z2: 1000 / 10
+    # = 100 MHz.
     set target_mhz [expr {1000.0 / [dict get $cfg clock_ns]}]
-    set pl_mhz [eb_reachable_mhz [dict get $overlay pll_mhz] $target_mhz]
+    set pl_mhz [eb_reachable_mhz [dict get $cfg pll_mhz] $target_mhz]
     set pl_mhz_str [format %g $pl_mhz]
     set nominal_period [expr {1000.0 / $pl_mhz}]
 
@@ -260,9 +261,9 @@ proc eb_build_overlay {overlay arglist} {
                 store (Tools > Vivado Store > Boards) or point EB_BOARD_REPO_PATHS at them"
     }
     set_property board_part $board_part [current_project]
-    if {[dict exists $overlay board_connections]} {
+    if {[dict exists $cfg board_connections]} {
         # The carrier card, for the record: the design uses no carrier I/O.
-        if {[catch {set_property board_connections [dict get $overlay board_connections] [current_project]} msg]} {
+        if {[catch {set_property board_connections [dict get $cfg board_connections] [current_project]} msg]} {
             eb_say "warning: board connections not set ($msg); the design does not need them"
         }
     }
@@ -367,8 +368,8 @@ proc eb_build_overlay {overlay arglist} {
 
     # ---- timing --------------------------------------------------------------------------------
     # fmax: the routed design met the constrained period with WNS to spare (or missed it by -WNS),
-    # so its critical path is period - WNS ns. host/boards.py reads fmax_mhz to cap the clocks it
-    # sets; above the constrained clock it is an estimate from this one placement.
+    # so its critical path is period - WNS ns. host/runtime/boards.py reads fmax_mhz to cap the
+    # clocks it sets; above the constrained clock it is an estimate from this one placement.
     set wns [get_property STATS.WNS [get_runs impl_1]]
     set whs [get_property STATS.WHS [get_runs impl_1]]
     if {![string is double -strict $wns]} {

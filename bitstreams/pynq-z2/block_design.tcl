@@ -5,19 +5,14 @@
 #       -tclargs build/hls/pynq-z2/solution1/impl/ip OUT_DIR [PROJECT_DIR]
 #
 # Writes OUT_DIR/edgebert_pynq-z2.bit, edgebert_pynq-z2.hwh, timing.json, timing_summary.rpt and
-# utilization.rpt; fails if timing is not met. The part (xc7z020clg400-1) and the clock come from
-# hls/tcl/boards.tcl; the design itself is built by eb_build_overlay (../common.tcl).
+# utilization.rpt; fails if timing is not met. The part, board part, processing system, PS PLL
+# and clock come from hls/tcl/boards.tcl (generated from model_export/accel/boards.json); the
+# design itself is built by eb_build_overlay (../common.tcl).
 #
 # PS: processing_system7 with the PYNQ-Z2 board preset (TUL's board files, which Vivado does not
-# ship: install them in the board store or set EB_BOARD_REPO_PATHS). FCLK_CLK0 from the 1000 MHz
-# IO PLL at 100 MHz. Control registers at 0x4000_0000 (M_AXI_GP0), data masters on S_AXI_HP0 and
-# S_AXI_HP1, interrupt on IRQ_F2P.
+# ship: install them in the board store or set EB_BOARD_REPO_PATHS). FCLK_CLK0 from the IO PLL
+# at 1000 / 10 = 100 MHz. Control registers at 0x4000_0000 (M_AXI_GP0), data masters on
+# S_AXI_HP0 and S_AXI_HP1, interrupt on IRQ_F2P.
 
-set eb_overlay {
-    board      pynq-z2
-    board_part tul.com.tw:pynq-z2:part0:1.0
-    ps         processing_system7
-    pll_mhz    1000
-}
 source [file join [file dirname [file normalize [info script]]] .. common.tcl]
-eb_build_overlay $eb_overlay $argv
+eb_build_overlay pynq-z2 $argv

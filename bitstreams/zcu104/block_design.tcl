@@ -5,19 +5,14 @@
 #       -tclargs build/hls/zcu104/solution1/impl/ip OUT_DIR [PROJECT_DIR]
 #
 # Writes OUT_DIR/edgebert_zcu104.bit, edgebert_zcu104.hwh, timing.json, timing_summary.rpt and
-# utilization.rpt; fails if timing is not met. The part (xczu7ev-ffvc1156-2-e) and the clock come
-# from hls/tcl/boards.tcl; the design itself is built by eb_build_overlay (../common.tcl).
+# utilization.rpt; fails if timing is not met. The part, board part, processing system, PS PLL
+# and clock come from hls/tcl/boards.tcl (generated from model_export/accel/boards.json); the
+# design itself is built by eb_build_overlay (../common.tcl).
 #
-# PS: zynq_ultra_ps_e with the ZCU104 board preset. PL clock 0 from the 1500 MHz IO PLL at
-# 187.5 MHz (1500 / 8: the HLS target of 200 MHz is not reachable from that PLL). Control
-# registers at 0xA000_0000 (M_AXI_HPM0_FPD), data masters on S_AXI_HP0_FPD and S_AXI_HP1_FPD,
-# interrupt on pl_ps_irq0.
+# PS: zynq_ultra_ps_e with the ZCU104 board preset. PL clock 0 from the IO PLL at the highest
+# clock its dividers reach at or below the HLS target (1500 / 8 = 187.5 MHz for 200 MHz).
+# Control registers at 0xA000_0000 (M_AXI_HPM0_FPD), data masters on S_AXI_HP0_FPD and
+# S_AXI_HP1_FPD, interrupt on pl_ps_irq0.
 
-set eb_overlay {
-    board      zcu104
-    board_part xilinx.com:zcu104:part0:1.1
-    ps         zynq_ultra_ps_e
-    pll_mhz    1500
-}
 source [file join [file dirname [file normalize [info script]]] .. common.tcl]
-eb_build_overlay $eb_overlay $argv
+eb_build_overlay zcu104 $argv

@@ -1,8 +1,8 @@
 // Data types, build-time limits and the integer helpers every kernel shares.
 //
-// The arithmetic contract is the golden model (model_export/golden.py and
-// model_export/numerics/): round half up by (x + 2^(s-1)) >> s with an arithmetic shift, floor
-// division of non-negative integers, saturation counted, never hidden.
+// The arithmetic contract is the golden model (model_export/accel/golden.py and
+// model_export/accel/numerics/): round half up by (x + 2^(s-1)) >> s with an arithmetic shift,
+// floor division of non-negative integers, saturation counted, never hidden.
 //
 // Two type families with identical results:
 //   * ap_int / ap_uint (the default, and what Vitis HLS synthesizes), and
@@ -18,32 +18,9 @@
 #include "ap_int.h"
 #endif
 
-// ---- build-time limits (on-chip buffer sizes); one bitstream serves any task within them ----
-#ifndef EB_N
-#define EB_N 16            // MAC array is EB_N x EB_N lanes (8 for PYNQ-Z2, 16 for ZU+)
-#endif
-#ifndef EB_MAX_LEN
-#define EB_MAX_LEN 128     // longest sentence (tokens)
-#endif
-#ifndef EB_MAX_E
-#define EB_MAX_E 128       // factorized embedding width
-#endif
-#ifndef EB_MAX_H
-#define EB_MAX_H 768       // hidden width
-#endif
-#ifndef EB_MAX_FFN
-#define EB_MAX_FFN 3072
-#endif
-#ifndef EB_MAX_HEADS
-#define EB_MAX_HEADS 12
-#endif
-#ifndef EB_RAMPS_IN_DDR
-#define EB_RAMPS_IN_DDR 0  // 1: off-ramp weights stay in DDR, fetched per layer (small parts)
-#endif
-#define EB_MAX_LAYERS 12
-#define EB_MAX_CLASSES 4
-#define EB_MAX_TYPES 2
-#define EB_PRED_ROWS 100   // EdgeBERT's predictor table: H1 = 0.00 .. 0.99
+// Build-time limits (EB_N, EB_MAX_*: on-chip buffer sizes, overridable with -D; one bitstream
+// serves any task within them) come from the generated interface header.
+#include "eb_interface.h"
 
 namespace eb {
 

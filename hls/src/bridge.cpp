@@ -32,8 +32,9 @@ void eb_destroy(void *h) { delete static_cast<Handle *>(h); }
 
 int eb_n() { return eb::N; }
 
-// Build limits, in the order: N, MAX_LEN, MAX_E, MAX_H, MAX_FFN, MAX_HEADS, MAX_LAYERS,
-// MAX_CLASSES, native types (1) or ap types (0), off-ramps in DDR (1) or on chip (0).
+// Build limits, in the order of LIMIT_NAMES (model_export/accel/interface.py): N, MAX_LEN, MAX_E,
+// MAX_H, MAX_FFN, MAX_HEADS, MAX_LAYERS, MAX_CLASSES, native types (1) or ap types (0), off-ramps
+// in DDR (1) or on chip (0).
 void eb_limits(int *out) {
     const int v[10] = {EB_N, EB_MAX_LEN, EB_MAX_E, EB_MAX_H, EB_MAX_FFN, EB_MAX_HEADS, EB_MAX_LAYERS,
                        EB_MAX_CLASSES,
@@ -46,8 +47,8 @@ void eb_limits(int *out) {
     for (int i = 0; i < 10; i++) out[i] = v[i];
 }
 
-// Schedule constants, in the order: MAC_PIPE, SOFTMAX_PASSES, LAYERNORM_PASSES, DIV_CYCLES,
-// ISQRT_CYCLES, LOG_CYCLES, AXI_LATENCY.
+// Schedule constants, in the order of SCHEDULE_CONSTANTS (interface.py): MAC_PIPE, SOFTMAX_PASSES,
+// LAYERNORM_PASSES, DIV_CYCLES, ISQRT_CYCLES, LOG_CYCLES, AXI_LATENCY.
 void eb_schedule(int *out) {
     const int v[7] = {eb::MAC_PIPE, eb::SOFTMAX_PASSES, eb::LAYERNORM_PASSES, eb::DIV_CYCLES,
                       eb::ISQRT_CYCLES, eb::LOG_CYCLES, eb::AXI_LATENCY};

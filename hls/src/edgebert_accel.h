@@ -29,8 +29,6 @@ const long VBUF_WORDS = 8L * EB_MAX_H + EB_MAX_FFN + EB_MAX_E
 const long GBUF_WORDS = EB_MAX_E + 2L * EB_MAX_H;
 const int PRED_COLS = EB_MAX_LAYERS - 2;
 
-enum Site { F_EMB = 0, F_HIDDEN, F_Q, F_K, F_V, F_SCORE, F_FFN, F_POOL, F_LOGIT, N_SITES };
-
 struct MatrixDesc {
     long offset;        // into wbuf
     int rows, cols;     // (out, in) for layer weights: stored transposed, [in][out]
@@ -143,8 +141,8 @@ inline void linear(State &s, const act_t *x, int x_stride, int rows, int x_frac,
 }
 
 inline void embed(State &s, const bus_t *embedding, const bus_t *tokens) {
-    const int idx_off = int(u32(embedding[5]));
-    const int rec_off = int(u32(embedding[6])), af_bias = int(u32(embedding[4]));
+    const int idx_off = int(u32(embedding[EH_INDEX_AT]));
+    const int rec_off = int(u32(embedding[EH_RECORDS_AT])), af_bias = int(u32(embedding[EH_AF_BIAS]));
     const int mask_words = ceil_div(s.E, 32);
     const MatrixDesc &pos = s.mat[M_POSITION], &typ = s.mat[M_TYPE];
     for (int t = 0; t < s.len; t++) {
@@ -436,8 +434,8 @@ inline void write_results(State &s, bus_t *out, int exit_layer, const wide_t *lo
 }
 
 inline int check_embedding(const State &s, const bus_t *emb) {
-    if (u32(emb[0]) != EMBED_MAGIC || u32(emb[1]) != IMAGE_VERSION || int(u32(emb[3])) != s.E
-        || u32(emb[4]) > 7)
+    if (u32(emb[EH_MAGIC]) != EMBED_MAGIC || u32(emb[EH_VERSION]) != IMAGE_VERSION
+        || int(u32(emb[EH_COLS])) != s.E || u32(emb[EH_AF_BIAS]) > 7)
         return ST_BAD_EMBEDDING;
     return ST_OK;
 }
@@ -451,7 +449,7 @@ inline int phase1(State &s, const bus_t *image, const bus_t *embedding, const bu
     if (length < 1 || length > s.max_len) return ST_BAD_LENGTH;
     int st = check_embedding(s, embedding);
     if (st != ST_OK) return st;
-    const uint32_t vocab = u32(embedding[2]);
+    const uint32_t vocab = u32(embedding[EH_ROWS]);
     for (int t = 0; t < length; t++) {
         const uint32_t tok = u32(tokens[t]);
         if ((tok & 0xFFFF) >= vocab || int(tok >> 16) >= s.types) return ST_BAD_TOKEN;

@@ -3,9 +3,10 @@
 #
 #   vitis_hls -f hls/tcl/build.tcl -tclargs [BOARD] [STEP ...] [NAME=VALUE ...]
 #
-# BOARD is one of the boards of boards.tcl (pynq-z2, zcu104, kv260); left out, the `board`
-# variable below decides. STEP is csim, csynth, cosim, export or all (= all four); the steps run
-# in that order whatever order they are given in. NAME=VALUE sets one of the variables below.
+# BOARD is one of the boards of boards.tcl (zcu104, kv260, pynq-z2; the file is generated from
+# model_export/accel/boards.json); left out, the `board` variable below decides. STEP is csim,
+# csynth, cosim, export or all (= all four); the steps run in that order whatever order they are
+# given in. NAME=VALUE sets one of the variables below.
 # The same variables can be set before sourcing this file from an interactive `vitis_hls -i`
 # session; command-line arguments override them.
 #

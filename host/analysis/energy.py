@@ -1,14 +1,14 @@
 """The 12 nm ASIC projection: energy and latency of a sentence from the accelerator's measured
-cycles and counters (DESIGN section 6).
+cycles and counters (docs/design.md section 5).
 
     latency  T = sum over phases of cycles / f(V)
     energy   E = sum over phases of [ MACs e_MAC (V/V0)^2 + SFU elements e_SFU (V/V0)^2
                                       + cycles e_cycle (V/V0)^2 + P_leak s_leak(V) T ]
                  + DDR/eNVM bits e_bit + switches E_switch
 
-f(V) is the alpha-power law (host/vf.py); s_leak(V) is the Stillmaker & Baas HP14 power
+f(V) is the alpha-power law (edgebert.accel.asic12nm); s_leak(V) is the Stillmaker & Baas HP14 power
 polynomial relative to V0; e_cycle = P_overhead / f0. Every parameter and its source is in
-host/params/asic12nm.json, which users can edit; the loader checks it.
+model_export/accel/params/asic12nm.json, which users can edit; the loader checks it.
 """
 from __future__ import annotations
 

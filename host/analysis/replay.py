@@ -22,6 +22,7 @@ from edgebert.accel.asic12nm import EnergyParams
 from edgebert.accel.cost import Schedule
 from edgebert.analysis.energy import phase_energy
 from edgebert.core.config import load_model_config
+from edgebert.core.errors import InputError
 from edgebert.core.paths import SHIPPED_DATA
 
 DATA_DIR = SHIPPED_DATA / "edgebert"
@@ -36,11 +37,14 @@ def load_exit_data(data_dir: Path = DATA_DIR) -> tuple[np.ndarray, np.ndarray]:
     ent_path, lut_path = Path(data_dir) / "edgebert_sst2_entropy.txt", Path(data_dir) / "edgebert_sst2_lut.csv"
     for p in (ent_path, lut_path):
         if not p.is_file():
-            raise FileNotFoundError(f"EdgeBERT exit data not found: {p} (it ships in data/edgebert/)")
-    ent = np.loadtxt(ent_path, delimiter=",", ndmin=2)
-    lut = np.loadtxt(lut_path, delimiter=",", ndmin=2)
+            raise InputError(f"EdgeBERT exit data not found: {p} (it ships in data/edgebert/)")
+    try:
+        ent = np.loadtxt(ent_path, delimiter=",", ndmin=2)
+        lut = np.loadtxt(lut_path, delimiter=",", ndmin=2)
+    except ValueError as e:
+        raise InputError(f"EdgeBERT exit data in {data_dir} is not comma-separated numbers ({e})") from None
     if ent.shape[1] != 12 or lut.shape != (100, 11):
-        raise ValueError(f"unexpected EdgeBERT data shapes {ent.shape}, {lut.shape}")
+        raise InputError(f"unexpected EdgeBERT data shapes {ent.shape}, {lut.shape}")
     return ent, lut
 
 

@@ -16,11 +16,14 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from edgebert.accel.artifact import load_artifact  # noqa: E402
 from edgebert.accel.asic12nm import EnergyParams  # noqa: E402
 from edgebert.accel.builds import schedule_for  # noqa: E402
+from edgebert.accel.checksum import artifact_dir, find_artifact  # noqa: E402
 from edgebert.accel.cost import Schedule  # noqa: E402
-from edgebert.analysis.energy import OPERATORS, phase_energy, switch_energy_uj
-from edgebert.core.errors import InputError
+from edgebert.analysis.energy import OPERATORS, phase_energy, switch_energy_uj  # noqa: E402
+from edgebert.core.errors import InputError  # noqa: E402
+from edgebert.core.paths import DEFAULT_MODEL_DIR  # noqa: E402
 from edgebert.runtime.boards import get_board  # noqa: E402
 from edgebert.runtime.clocks import Clock  # noqa: E402
 from edgebert.runtime.policy import phase1_clock, phase2_plan, vf_point  # noqa: E402
@@ -114,10 +117,9 @@ def mode_summary(records: list[dict], projected: list[dict]) -> dict:
             "energy_phase_uj": {k: float(np.mean([x["phases"][k] for x in projected])) for k in ("phase1", "phase2")}}
 
 
-def build_report(run_paths: list[Path], out_dir: Path, params: EnergyParams | None = None,
-                 sweep: list[dict] | None = None, targets_ms=None, measured: dict | None = None) -> dict:
-    """Write report.md, summary.json and the plots; return the summary."""
-    p = params or EnergyParams.load()
+def load_runs(run_paths: list[Path]) -> dict[str, tuple[dict, list[dict]]]:
+    """Each policy's log header and finished records; the logs must share task, board, target,
+    array and artifact."""
     runs = {}
     for path in run_paths:
         head, records = load_run(path)
@@ -125,14 +127,36 @@ def build_report(run_paths: list[Path], out_dir: Path, params: EnergyParams | No
             raise ReportError(f"{path} holds no finished sentence")
         runs[head["policy"]] = (head, records)
     heads = [h for h, _ in runs.values()]
-    for key in ("task", "board", "target_ms", "array_n"):
+    for key in ("task", "board", "target_ms", "array_n", "artifact_sha256"):
         if len({json.dumps(h.get(key)) for h in heads}) > 1:
             raise ReportError(f"the run logs differ in {key}: {[h.get(key) for h in heads]}")
-    head = heads[0]
+    return runs
+
+
+def run_artifact(head: dict, model_dirs=None):
+    """The artifact task a log was run with, found by the checksum its header records among
+    `model_dirs` and the default model folder. A log without a checksum (written before logs
+    recorded one) uses the first folder's artifact."""
+    dirs = [*(model_dirs or []), DEFAULT_MODEL_DIR]
+    sha = head.get("artifact_sha256")
+    if sha is None:
+        path = artifact_dir(dirs[0])
+    else:
+        path, seen = find_artifact(sha, dirs)
+        if path is None:
+            found = "; ".join(f"{d} has sha256 {s}" for d, s in seen.items()) or \
+                f"no artifact in {', '.join(str(artifact_dir(d)) for d in dirs)}"
+            raise ReportError(f"the run log was written with the artifact of sha256 {sha}, but {found}; "
+                              "pass --model-dir with the model folder that ran it")
+    return load_artifact(path, [head["task"]])[head["task"]]
+
+
+def _project(run_paths: list[Path], p: EnergyParams, model_dirs=None) -> tuple[dict, dict]:
+    """The summary of every mode through the projection, and what the plots need."""
+    runs = load_runs(run_paths)
+    head = next(iter(runs.values()))[0]
     board = get_board(head["board"])
-    from edgebert.accel.artifact import load_artifact
-    from edgebert.core.paths import DEFAULT_MODEL_DIR
-    task = load_artifact(DEFAULT_MODEL_DIR / "accel", [head["task"]])[head["task"]]
+    task = run_artifact(head, model_dirs)
     sched = schedule_for(task, board.name, head.get("array_n", board.array_n)).warm()
     target = float(head["target_ms"])
 
@@ -160,13 +184,29 @@ def build_report(run_paths: list[Path], out_dir: Path, params: EnergyParams | No
                 summary[f"ratio_{other}_over_lai"] = modes[other]["energy_uj_mean"] / modes["lai"]["energy_uj_mean"]
         if "oracle" in modes and "ee" in modes:
             summary["ratio_ee_over_oracle"] = modes["ee"]["energy_uj_mean"] / modes["oracle"]["energy_uj_mean"]
+    ctx = {"board": board, "task": task, "sched": sched, "target": target, "source": source,
+           "projections": projections, "modes": modes}
+    return summary, ctx
 
+
+def projection(run_paths: list[Path], params: EnergyParams | None = None, model_dirs=None) -> dict:
+    """Every mode's figures through the 12 nm projection, and the energy ratios (no files)."""
+    return _project(run_paths, params or EnergyParams.load(), model_dirs)[0]
+
+
+def build_report(run_paths: list[Path], out_dir: Path, params: EnergyParams | None = None,
+                 sweep: list[dict] | None = None, targets_ms=None, measured: dict | None = None,
+                 model_dirs=None) -> dict:
+    """Write report.md, summary.json and the plots; return the summary."""
+    p = params or EnergyParams.load()
+    summary, c = _project(run_paths, p, model_dirs)
+    board, sched, target, source, layers = c["board"], c["sched"], c["target"], c["source"], c["task"].cfg.layers
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     targets_ms = targets_ms or list(np.round(np.linspace(0.4, 2.0, 9) * target, 3))
-    curve = _target_curve(source, targets_ms, board, p, sched, task.cfg.layers) if source else {}
+    curve = _target_curve(source, targets_ms, board, p, sched, layers) if source else {}
     summary["energy_vs_target"] = curve
-    plots = _plots(out_dir, projections, modes, curve, sweep, target)
+    plots = _plots(out_dir, c["projections"], c["modes"], curve, sweep, target)
     if measured:
         summary["measured"] = _measured(measured, p, sched, source)
         plots["measured"] = _measured_plot(out_dir, summary["measured"])
@@ -327,7 +367,8 @@ def _markdown(summary: dict, plots: dict, sweep, p: EnergyParams) -> str:
     if "measured" in summary:
         m = summary["measured"]
         parts += [f"## Measured on {m['board']} ({m['power_source']})", "",
-                  "| PL clock (MHz) | FPGA, measured (mJ / sentence) | 12 nm point (V) | 12 nm projection (uJ / sentence) |",
+                  "| PL clock (MHz) | FPGA, measured (mJ / sentence) | 12 nm point (V) "
+                  "| 12 nm projection (uJ / sentence) |",
                   "|---|---|---|---|"]
         parts += [f"| {r['clock_mhz']:g} | {r['fpga_mj_per_sentence']:.4f} | {r['asic_volts']:.2f} | "
                   + ("-" if r["asic_uj_per_sentence"] is None else f"{r['asic_uj_per_sentence']:.3f}") + " |"

@@ -1,9 +1,11 @@
 """Boards as data: part, PS PLL, the PL clocks its divisors reach, the timing-closed maximum, the
 accelerator build it carries (array size, buffer limits), and where its power can be read.
 
-Reachable PL clocks are PLL / (d0 d1) with 1 <= d0, d1 <= 63 (Zynq PS clock dividers; REFERENCE
-section 3). The maximum is the clock the board's build is constrained to (hls/tcl/boards.tcl);
-a bitstream folder that carries `timing.json` with a measured `fmax_mhz` lowers it.
+The facts are those of the board table model_export/accel/boards.json (edgebert.accel.builds
+reads it; its "fields" entry names each fact's source). Reachable PL clocks are PLL / (d0 d1)
+with 1 <= d0, d1 <= 63 (Zynq PS clock dividers; docs/design.md section 8.2). The maximum is the clock
+the board's build is constrained to (1000 / clock_ns); a bitstream folder that carries
+`timing.json` with a measured `fmax_mhz` lowers it.
 """
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import json
 from dataclasses import dataclass
 from functools import cached_property
 
+from edgebert.accel.builds import board_facts
 from edgebert.core.errors import InputError
 from edgebert.core.paths import REPO_ROOT
 
@@ -30,7 +33,7 @@ class Board:
     power: str                # pmbus, hwmon, external or none
     pynq: str                 # PYNQ image / package line
     default_target_ms: float  # documented default latency target (SST-2 sized, see docs/host.md)
-    clock_switch_us: float    # one divisor write (REFERENCE section 3: ~6 us)
+    clock_switch_us: float    # one divisor write (docs/design.md section 8.2: ~6 us)
     note: str = ""
     fmin_mhz: float = 10.0    # below this the policy never goes
 
@@ -62,17 +65,13 @@ def _timing_fmax(name: str, planned: float) -> float:
     return planned
 
 
-BOARDS = {
-    "zcu104": Board("zcu104", "xczu7ev-ffvc1156-2-e", 1500.0, _timing_fmax("zcu104", 200.0), 100.0, 16,
-                    "edge", "pmbus", "PYNQ 3.1 / 4.0", 6.0, 6.0),
-    "kv260": Board("kv260", "xck26-sfvc784-2LV-c", 1500.0, _timing_fmax("kv260", 200.0), 100.0, 16,
-                   "edge", "hwmon", "Kria-PYNQ", 6.0, 6.0),
-    "pynq-z2": Board("pynq-z2", "xc7z020clg400-1", 1000.0, _timing_fmax("pynq-z2", 100.0), 100.0, 8,
-                     "tiny", "external", "PYNQ 3.1 (pynq==3.1.2)", 30.0, 6.0),
-    # The C-simulation: a ZU+-like clock tree, no power sensor.
-    "sim": Board("sim", "c-simulation", 1500.0, 200.0, 200.0, 16, "paper", "none", "-", 6.0, 6.0,
-                 note="C-simulation; clocks as on a Zynq UltraScale+ PS"),
-}
+def _board(name: str, f: dict) -> Board:
+    return Board(name, f["part"], float(f["pll_mhz"]), _timing_fmax(name, 1000.0 / f["clock_ns"]),
+                 float(f["default_mhz"]), int(f["n"]), f["model_config"], f["power"], f["pynq"],
+                 float(f["default_target_ms"]), float(f["clock_switch_us"]), f.get("note", ""))
+
+
+BOARDS = {name: _board(name, f) for name, f in board_facts().items()}
 
 
 def get_board(name: str) -> Board:

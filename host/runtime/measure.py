@@ -1,7 +1,7 @@
 """Measured energy on a board: windows of many sentences at each PL clock, the power source
 sampled while they run and while the accelerator idles, idle power subtracted.
 
-Sensors are too slow for one sentence (REFERENCE section 3), so each window runs `sentences`
+Sensors are too slow for one sentence (docs/design.md section 8.2), so each window runs `sentences`
 sentences (phase 1 and phase 2 with early exit, at one clock) and its energy per sentence is
 (P_active - P_idle) x window time / sentences. The result sits beside the 12 nm projection in
 the report (`edgebert report --measured`).
@@ -13,7 +13,18 @@ import time
 import numpy as np
 
 from edgebert.accel import images
+from edgebert.core.errors import InputError
 from edgebert.runtime.power import PowerError, PowerSource, measure_window
+
+
+def sweep_clocks(board, clocks: list[float] | None = None) -> list[float]:
+    """The PL clocks to measure at: `clocks` when all are reachable on the board, else four of
+    the board's spread from the top down."""
+    chosen = clocks or board.clocks[-1::-max(1, len(board.clocks) // 8)][:4]
+    bad = [c for c in chosen if round(c, 3) not in board.clock_table]
+    if bad:
+        raise InputError(f"{bad} MHz not reachable on {board.name}; reachable: {board.clocks[-8:]} ...")
+    return chosen
 
 
 def power_sweep(backend, task, items, clocks, source: PowerSource, sentences: int = 200,

@@ -1,7 +1,7 @@
 """Power sources for energy measured on a board: ZCU104 PMBus rails (pynq.get_rails), the KV260's
 INA260 through Linux hwmon, an external meter's CSV log (PYNQ-Z2), or none (C-simulation).
 
-Sensors are too slow for one sentence (REFERENCE section 3): measure windows of many sentences
+Sensors are too slow for one sentence (docs/design.md section 8.2): measure windows of many sentences
 at each clock and subtract the idle power. Each source gives average power in watts over a
 window [t0, t1] of wall-clock time (time.time()).
 """

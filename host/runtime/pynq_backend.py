@@ -14,14 +14,12 @@ from pathlib import Path
 import numpy as np
 
 from edgebert.accel.interface import (
-    CMD_LOAD_SHARED,
-    CMD_LOAD_TASK,
-    CMD_PHASE1,
-    CMD_PHASE2,
-    COUNTERS,
     RESULT_WORDS,
-    STATUS,
-    PhaseResult,
+    Command,
+    TaskHeader,
+    decode_phase1,
+    decode_phase2,
+    status_message,
 )
 from edgebert.core.errors import DeviceError
 from edgebert.runtime.backend import Backend
@@ -106,7 +104,7 @@ class PynqBackend(Backend):
 
     def _run(self, cmd: int, image_words: int = 0, length: int = 0, threshold: int = 0, stop_layer: int = 0) -> np.ndarray:
         r = self.regs
-        r.cmd, r.image_words, r.length = cmd, image_words, length
+        r.cmd, r.image_words, r.length = int(cmd), image_words, length
         r.threshold, r.stop_layer = threshold & 0xFFFFFFFF, stop_layer
         self._set_pointer("results", self.results)
         self._set_pointer("tokens", self.tokens)
@@ -118,23 +116,19 @@ class PynqBackend(Backend):
                                          "(ap_done never rose); the run log is intact, rerun to resume")
         status = int(r.ap_return)
         if status:
-            raise AcceleratorError(f"accelerator status {status}: {STATUS.get(status, 'unknown status')}")
+            raise AcceleratorError(status_message(status))
         self.results.invalidate()
-        return np.array(self.results, dtype=np.uint32).view(np.int32)
-
-    def _counters(self, res: np.ndarray) -> dict[str, int]:
-        words = res[24: 24 + 2 * len(COUNTERS)].view(np.uint32).astype(np.uint64)
-        return {n: int(words[2 * i] | (words[2 * i + 1] << np.uint64(32))) for i, n in enumerate(COUNTERS)}
+        return np.array(self.results, dtype=np.uint32)
 
     # ---- Backend ----
     def _load_shared(self, image):
         self._set_pointer("image", self._buffer("shared", image))
-        self._run(CMD_LOAD_SHARED, image.size)
+        self._run(Command.LOAD_SHARED, image.size)
 
     def _load_task(self, name, image):
         self._set_pointer("image", self._buffer(f"task:{name}", image))
-        self._run(CMD_LOAD_TASK, image.size)
-        self.classes = int(image[8])
+        self._run(Command.LOAD_TASK, image.size)
+        self.classes = int(image[TaskHeader.CLASSES])
 
     def _place_embedding(self, image):
         self._set_pointer("embedding", self._buffer("embedding", image))
@@ -152,17 +146,11 @@ class PynqBackend(Backend):
         self.tokens[:n] = tokens
         self.tokens.flush()
         self._point_at_task()
-        res = self._run(CMD_PHASE1, length=n, threshold=threshold)
-        return PhaseResult(int(res[0]), res[4: 4 + self.classes].astype(np.int64), {1: int(res[8])},
-                           self._counters(res), predicted_layer=int(res[1]), h1=int(res[3]),
-                           exit_now=bool(res[2]))
+        return decode_phase1(self._run(Command.PHASE1, length=n, threshold=threshold), self.classes)
 
     def phase2(self, threshold, stop_layer):
         self._point_at_task()
-        res = self._run(CMD_PHASE2, threshold=threshold, stop_layer=stop_layer)
-        layer = int(res[0])
-        return PhaseResult(layer, res[4: 4 + self.classes].astype(np.int64),
-                           {l: int(res[8 + l - 1]) for l in range(2, layer + 1)}, self._counters(res))
+        return decode_phase2(self._run(Command.PHASE2, threshold=threshold, stop_layer=stop_layer), self.classes)
 
     def close(self):
         for buf in [self.results, self.tokens, *self._buffers.values()]:

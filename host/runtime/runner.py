@@ -8,8 +8,10 @@ wall time per phase, exit layers, entropies, prediction and label.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import sys
 import time
 import warnings
 from dataclasses import dataclass
@@ -20,15 +22,16 @@ from tqdm import tqdm
 
 from edgebert.accel import images
 from edgebert.accel.asic12nm import VfGrid, load_grid
-from edgebert.accel.builds import schedule_for
+from edgebert.accel.builds import get_build, schedule_for
 from edgebert.accel.numerics.functions import ENTROPY_FRAC
-from edgebert.core.errors import InputError
+from edgebert.core.errors import DeviceError, InputError
 from edgebert.core.tasks import get_task, read_examples
 from edgebert.core.tokenization import EmptyInputError, Encoded, Tokenizer, TruncationWarning
 from edgebert.runtime.backend import Backend
 from edgebert.runtime.policy import check_policy, phase1_clock, phase2_plan, vf_point
 
 LOG_FORMAT = "edgebert-run-v1"
+MAX_TARGET_MS = 60_000
 
 
 class RunLogError(InputError):
@@ -97,6 +100,37 @@ def token_items(raw: bytes, vocab_size: int, max_len: int) -> list[Item]:
     return items
 
 
+def max_tokens(hw, board: str | None = None) -> int:
+    """The longest sentence a run holds: the artifact's limit, or a board build's if shorter."""
+    if not board or board == "sim":
+        return hw.cfg.max_len
+    return min(hw.cfg.max_len, get_build(board).limit("EB_MAX_LEN"))
+
+
+def read_input(path: str) -> bytes:
+    """The bytes of an input file; '-' reads standard input."""
+    if path == "-":
+        return sys.stdin.buffer.read()
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"no such file: {path}")
+    return p.read_bytes()
+
+
+def input_items(task, max_len: int, input_path: str | None = None, tokens_path: str | None = None,
+                vocab_size: int | None = None, limit: int | None = None) -> tuple[list[Item], str]:
+    """A run's sentences, from pre-tokenized records, raw text or the task's dev set, and the
+    name of that input for the log header (a checksum of the file's bytes)."""
+    if tokens_path:
+        raw = read_input(tokens_path)
+        return token_items(raw, vocab_size, max_len)[:limit], f"tokens:{hashlib.sha256(raw).hexdigest()[:16]}"
+    tok = Tokenizer(max_len)
+    if input_path:
+        raw = read_input(input_path)
+        return text_items(raw, tok, task.pair)[:limit], f"sha256:{hashlib.sha256(raw).hexdigest()[:16]}"
+    return task_items(task.name, tok, limit), "dev"
+
+
 def _encode(item_id: str, text: str, tokenizer: Tokenizer, pair: bool, label) -> Item:
     parts = text.split("\t") if pair else [text]
     if pair and len(parts) != 2:
@@ -118,6 +152,23 @@ def log_header(lines: list[str]) -> dict | None:
     except json.JSONDecodeError:
         return None
     return head if isinstance(head, dict) and head.get("format") == LOG_FORMAT else None
+
+
+def latency_target(board, target_ms: float | None = None) -> float:
+    """The per-sentence latency target of a run: `target_ms`, or the board's default."""
+    target = board.default_target_ms if target_ms is None else float(target_ms)
+    if not 0 < target <= MAX_TARGET_MS:
+        raise InputError(f"the latency target must be in (0, {MAX_TARGET_MS}] ms, got {target:g}")
+    return target
+
+
+def run_header(hw, policy: str, target_ms: float, backend: str, board, source: str,
+               artifact_sha256: str) -> dict:
+    """The settings a run log is written under; a resumed run must match them. The artifact's
+    checksum lets a report find the very artifact the run used."""
+    return {"task": hw.name, "policy": policy, "target_ms": target_ms, "backend": backend,
+            "board": board.name, "threshold_q16": hw.threshold_q16, "input": source,
+            "array_n": board.array_n, "artifact_sha256": artifact_sha256}
 
 
 def open_log(path: Path, header: dict) -> tuple[list[dict], object]:
@@ -185,7 +236,7 @@ class SentenceRunner:
     def run(self, item: Item) -> dict:
         b, enc = self.backend, item.encoded
         tokens = images.token_words(enc.ids, enc.token_types)
-        s, top = len(enc.ids), b.board.top_clock
+        s = len(enc.ids)
         gate = -1 if self.policy == "base" else self.threshold
         true_exit = self._reference(tokens) if self.policy == "oracle" else None
         want1 = phase1_clock(self.policy, b.clock, self.grid, self.sched,
@@ -262,6 +313,10 @@ def run(backend: Backend, task, items: list[Item], policy: str, target_ms: float
             log.flush()
             records.append(rec)
         os.fsync(log.fileno())
+    except DeviceError as e:
+        # The type stays (callers tell a timeout from a fault); the message says how to go on.
+        e.args = (f"{e} (the log {out} keeps every finished sentence; rerun to resume)",)
+        raise
     finally:
         log.close()
     return summarize(records, header)

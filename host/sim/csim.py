@@ -21,17 +21,19 @@ from pathlib import Path
 
 import numpy as np
 
+from edgebert.accel import interface
 from edgebert.accel.interface import (
-    CMD_LOAD_SHARED,
-    CMD_LOAD_TASK,
-    CMD_PHASE1,
-    CMD_PHASE2,
-    COUNTERS,
+    LIMIT_DEFAULTS,
     LIMIT_NAMES,
     RESULT_WORDS,
     SCHEDULE_NAMES,
-    STATUS,
+    Command,
     PhaseResult,
+    TaskHeader,
+    decode_counters,
+    decode_phase1,
+    decode_phase2,
+    status_message,
 )
 from edgebert.core.errors import DeviceError
 from edgebert.core.paths import REPO_ROOT
@@ -39,7 +41,7 @@ from edgebert.core.paths import REPO_ROOT
 HLS_DIR = REPO_ROOT / "hls"
 BUILD_DIR = REPO_ROOT / "build" / "csim"
 VARIANTS = ("native", "ap")
-DEFAULT_N = 16                       # the MAC array of the default build (EB_N in eb_types.h)
+DEFAULT_N = LIMIT_DEFAULTS["EB_N"]    # the MAC array of the default build
 
 
 class CSimError(DeviceError):
@@ -70,11 +72,12 @@ def sources() -> list[Path]:
 
 
 def compile_flags(variant: str = "native", n: int | None = None, defines: dict | None = None,
-                  sanitize: bool = False) -> list[str]:
+                  sanitize: bool = False, hls_dir: Path = HLS_DIR) -> list[str]:
+    """g++ flags of a build; `hls_dir` names another copy of the HLS sources."""
     if variant not in VARIANTS:
         raise ValueError(f"unknown C-sim variant {variant!r}; choose from {', '.join(VARIANTS)}")
     flags = ["-std=c++14", "-fPIC", "-Wall", "-Wno-unknown-pragmas",
-             f"-I{HLS_DIR / 'include'}", f"-I{HLS_DIR / 'src'}", "-isystem", str(ap_types_dir())]
+             f"-I{hls_dir / 'include'}", f"-I{hls_dir / 'src'}", "-isystem", str(ap_types_dir())]
     flags += ["-O1", "-g", "-fno-omit-frame-pointer", "-fsanitize=address,undefined",
               "-fno-sanitize-recover=all"] if sanitize else ["-O3"]
     if not sanitize and platform.machine() in ("x86_64", "AMD64"):
@@ -98,12 +101,31 @@ def build(target: str, files: list[Path], flags: list[str], shared: bool) -> Pat
     BUILD_DIR.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=BUILD_DIR) as tmp:
         tmp_out = Path(tmp) / out.name
-        cmd = [compiler(), *flags, *(["-shared"] if shared else []), *map(str, files), "-o", str(tmp_out)]
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        if proc.returncode != 0:
-            raise CSimError(f"C-sim build failed ({' '.join(cmd)}):\n{proc.stderr[-4000:]}")
+        _compile(files, flags, shared, tmp_out)
         os.replace(tmp_out, out)                  # atomic: concurrent builders never see half a file
     return out
+
+
+def _compile(files: list[Path], flags: list[str], shared: bool, out: Path) -> None:
+    cmd = [compiler(), *flags, *(["-shared"] if shared else []), *map(str, files), "-o", str(out)]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise CSimError(f"C-sim build failed ({' '.join(cmd)}):\n{proc.stderr[-4000:]}")
+
+
+def probe_interface(hls_dir: Path = HLS_DIR, defines: dict | None = None) -> dict[str, int]:
+    """Every constant of the interface (interface.cpp_constants) as the compiler sees it through
+    the kernels' headers in `hls_dir`: a program that includes them prints each value."""
+    names = list(interface.cpp_constants())
+    body = "".join(f'    std::printf("%s %lld\\n", "{n}", (long long)({n}));\n' for n in names)
+    program = f'#include <cstdio>\n#include "edgebert_accel.h"\nint main() {{\n{body}    return 0;\n}}\n'
+    flags = [f for f in compile_flags("native", defines=defines, hls_dir=hls_dir) if f not in ("-O3", "-fPIC")]
+    with tempfile.TemporaryDirectory() as tmp:
+        src, exe = Path(tmp) / "probe.cpp", Path(tmp) / "probe"
+        src.write_text(program)
+        _compile([src], [*flags, "-O0"], False, exe)
+        lines = subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout.splitlines()
+    return {name: int(value) for name, value in (line.split() for line in lines)}
 
 
 def build_library(variant: str = "native", n: int | None = None, defines: dict | None = None) -> Path:
@@ -207,26 +229,22 @@ class CSimAccelerator:
         img, img_p = _u32(image if image is not None else np.zeros(0, np.uint32))
         tok, tok_p = _u32(tokens if tokens is not None else np.zeros(0, np.uint32))
         res, res_p = _u32(self._results)
-        status = self.lib.eb_call(self.handle, cmd, img_p if image is not None else None, img.size,
+        status = self.lib.eb_call(self.handle, int(cmd), img_p if image is not None else None, img.size,
                                   tok_p if tokens is not None else None, int(length), int(threshold),
                                   int(stop_layer), res_p)
         if status:
-            raise CSimError(f"accelerator status {status}: {STATUS.get(status, 'unknown status')}")
-        return res.view(np.int32).copy()
-
-    def counters(self, res: np.ndarray) -> dict[str, int]:
-        words = res[24: 24 + 2 * len(COUNTERS)].view(np.uint32).astype(np.uint64)
-        return {name: int(words[2 * i] | (words[2 * i + 1] << np.uint64(32))) for i, name in enumerate(COUNTERS)}
+            raise CSimError(status_message(status))
+        return res.copy()
 
     # ---- commands ------------------------------------------------------------------------
     def load_shared(self, image: np.ndarray) -> dict[str, int]:
-        return self.counters(self._call(CMD_LOAD_SHARED, image=image))
+        return decode_counters(self._call(Command.LOAD_SHARED, image=image))
 
     def load_task(self, image: np.ndarray) -> dict[str, int]:
         """Load one task's weights (the multi-task switch); returns the load counters."""
-        res = self._call(CMD_LOAD_TASK, image=image)
-        self.classes = int(image[8])
-        return self.counters(res)
+        res = self._call(Command.LOAD_TASK, image=image)
+        self.classes = int(image[TaskHeader.CLASSES])
+        return decode_counters(res)
 
     def set_embedding(self, image: np.ndarray) -> None:
         """Place the embedding image in (simulated) DDR; it is read a row per token."""
@@ -234,16 +252,11 @@ class CSimAccelerator:
         self.lib.eb_set_embedding(self.handle, ptr, self._embedding.size)
 
     def phase1(self, tokens: np.ndarray, threshold: int) -> PhaseResult:
-        res = self._call(CMD_PHASE1, tokens=tokens, length=len(tokens), threshold=threshold)
-        return PhaseResult(int(res[0]), res[4: 4 + self.classes].astype(np.int64), {1: int(res[8])},
-                           self.counters(res), predicted_layer=int(res[1]), h1=int(res[3]),
-                           exit_now=bool(res[2]))
+        res = self._call(Command.PHASE1, tokens=tokens, length=len(tokens), threshold=threshold)
+        return decode_phase1(res, self.classes)
 
     def phase2(self, threshold: int, stop_layer: int) -> PhaseResult:
-        res = self._call(CMD_PHASE2, threshold=threshold, stop_layer=stop_layer)
-        layer = int(res[0])
-        return PhaseResult(layer, res[4: 4 + self.classes].astype(np.int64),
-                           {l: int(res[8 + l - 1]) for l in range(2, layer + 1)}, self.counters(res))
+        return decode_phase2(self._call(Command.PHASE2, threshold=threshold, stop_layer=stop_layer), self.classes)
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """The accelerator's analytic cost model: clock cycles, MACs and DDR words per operator and per
-phase, from the dimensions, the array size n and the schedule in `hls/include/eb_schedule.h`
-(whose constants are repeated here and checked against the C-simulation's). It equals the
-C-simulation's instrumented counters exactly for the same schedule.
+phase, from the dimensions, the array size n and the schedule constants of the interface
+(interface.py, which generates them for the C++ as well). It equals the C-simulation's
+instrumented counters exactly for the same schedule.
 
 Per operator (n x n output-stationary MAC array; an n-lane special function unit):
     matmul (M x K) (K x C):  ceil(M/n) ceil(C/n) (K + n) + MAC_PIPE
@@ -17,18 +17,16 @@ from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 
+from edgebert.accel.interface import LIMIT_DEFAULTS, SCHEDULE
 from edgebert.core.config import ModelConfig
 
-MAC_PIPE = 4
-SOFTMAX_PASSES = 3
-LAYERNORM_PASSES = 3
-DIV_CYCLES = 48
-ISQRT_CYCLES = 31
-LOG_CYCLES = 2
-AXI_LATENCY = 16
-SCHEDULE = {"mac_pipe": MAC_PIPE, "softmax_passes": SOFTMAX_PASSES, "layernorm_passes": LAYERNORM_PASSES,
-            "div_cycles": DIV_CYCLES, "isqrt_cycles": ISQRT_CYCLES, "log_cycles": LOG_CYCLES,
-            "axi_latency": AXI_LATENCY}
+MAC_PIPE = SCHEDULE["mac_pipe"]
+SOFTMAX_PASSES = SCHEDULE["softmax_passes"]
+LAYERNORM_PASSES = SCHEDULE["layernorm_passes"]
+DIV_CYCLES = SCHEDULE["div_cycles"]
+ISQRT_CYCLES = SCHEDULE["isqrt_cycles"]
+LOG_CYCLES = SCHEDULE["log_cycles"]
+AXI_LATENCY = SCHEDULE["axi_latency"]
 
 
 def cdiv(a: int, b: int) -> int:
@@ -60,7 +58,7 @@ def embed_row_cycles(record_words: int, embed_dim: int, n: int) -> int:
 @dataclass(frozen=True)
 class Schedule:
     cfg: ModelConfig
-    n: int = 16
+    n: int = LIMIT_DEFAULTS["EB_N"]
     live_heads: int | None = None          # heads with a non-zero span (default: all)
     # Builds that keep the off-ramps in DDR fetch each layer's pooler and classifier records:
     # their lengths in words, two per layer (edgebert.accel.images.ramp_record_words); None: on chip.
@@ -166,7 +164,7 @@ class Schedule:
 
     def layer_report(self, s: int | None = None) -> dict:
         """One layer with its off-ramp at s tokens (default max_len) against the ideal
-        MAC-bound count MACs / n^2 (REFERENCE: 3.64 M cycles for ALBERT-base at n = 16)."""
+        MAC-bound count MACs / n^2 (docs/design.md section 8.1: 3.64 M cycles for ALBERT-base at n = 16)."""
         s = self.cfg.max_len if s is None else s
         body = self.layer(s) + self.off_ramp(1)
         body["offramp"] += 1

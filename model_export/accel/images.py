@@ -1,4 +1,5 @@
-"""Memory images for the accelerator: the exact word layout `hls/include/eb_image.h` reads.
+"""Memory images for the accelerator: the exact word layout `hls/include/eb_image.h` reads, with
+the magics, header word positions and record orders of the interface (interface.py).
 
 Three images (uint32, little-endian): the shared function tables (loaded once per bitstream),
 one per task (encoder weights, off-ramps, vectors, span mask, predictor table; loaded on a task
@@ -10,20 +11,28 @@ from __future__ import annotations
 import numpy as np
 
 from edgebert.accel.artifact import AfTensor, HwTask
+from edgebert.accel.interface import (
+    EMBED_MAGIC,
+    IMAGE_VERSION,
+    SHARED_MAGIC,
+    TABLE_ORDER,
+    TASK_HEADER_WORDS,
+    TASK_MAGIC,
+    EmbedHeader,
+    GainId,
+    MatrixId,
+    TaskHeader,
+    VectorId,
+)
 from edgebert.accel.numerics import functions as fn
 from edgebert.accel.numerics.fixed import SITES
 from edgebert.accel.predictor import ROWS
 
-VERSION = 1
-SHARED_MAGIC, TASK_MAGIC, EMBED_MAGIC = 0x31534245, 0x31544245, 0x31454245
-TASK_HEADER_WORDS = 32
-EMBED_HEADER_WORDS = 8
-TABLE_ORDER = ("exp2", "gelu", "tanh", "ln1p")
-LAYER_MATRICES = ("embed_proj", "layer.q", "layer.k", "layer.v", "layer.o", "layer.ffn1", "layer.ffn2",
-                  "position", "token_type")
-LAYER_VECTORS = ("embed_proj.bias", "layer.q.bias", "layer.k.bias", "layer.v.bias", "layer.o.bias",
-                 "layer.ffn1.bias", "layer.ffn2.bias", "embed_ln.beta", "layer.ln1.beta", "layer.ln2.beta")
-GAINS = ("embed_ln.gain", "layer.ln1.gain", "layer.ln2.gain")
+# The artifact tensors of the shared layer and the embedding, in the image's record order.
+LAYER_MATRICES = tuple(m.doc for m in MatrixId if m < MatrixId.RAMPS)
+LAYER_VECTORS = tuple(v.doc for v in VectorId if v < VectorId.RAMPS)
+GAINS = tuple(g.doc for g in GainId)
+MATRIX_HEADER_WORDS = 4                      # rows, cols, af_bias, nnz
 
 
 def _words(values) -> list[int]:
@@ -47,12 +56,12 @@ def _code_words(codes: np.ndarray) -> np.ndarray:
 def _matrix(t: AfTensor) -> np.ndarray:
     nz = t.codes.ravel() != 0
     rows, cols = t.codes.shape
-    head = np.array([rows, cols, t.bias, int(nz.sum())], dtype=np.uint32)
+    head = np.array([rows, cols, t.bias, int(nz.sum())], dtype=np.uint32)     # MATRIX_HEADER_WORDS
     return np.concatenate([head, _mask_words(nz.astype(np.uint8)), _code_words(t.codes.ravel()[nz])])
 
 
 def shared_image(tables: dict[str, np.ndarray]) -> np.ndarray:
-    parts = [np.array([SHARED_MAGIC, VERSION] + [len(tables[n]) for n in TABLE_ORDER], dtype=np.uint32)]
+    parts = [np.array([SHARED_MAGIC, IMAGE_VERSION] + [len(tables[n]) for n in TABLE_ORDER], dtype=np.uint32)]
     parts += [np.asarray(tables[n], dtype=np.int64).astype(np.uint32) for n in TABLE_ORDER]
     return np.concatenate(parts)
 
@@ -61,13 +70,17 @@ def task_image(task: HwTask) -> np.ndarray:
     cfg = task.cfg
     eps = [fn.layernorm_eps(cfg.layer_norm_eps, w, task.formats[s])
            for w, s in ((cfg.embed_dim, "emb"), (cfg.hidden, "hidden"))]
-    live = sum(1 << int(h) for h in task.live_heads)
-    header = [TASK_MAGIC, VERSION, cfg.embed_dim, cfg.hidden, cfg.heads, cfg.ffn, cfg.layers, cfg.max_len,
-              cfg.num_labels, cfg.type_vocab, *[task.formats[s] for s in SITES],
-              eps[0] & 0xFFFFFFFF, eps[0] >> 32, eps[1] & 0xFFFFFFFF, eps[1] >> 32,
-              task.threshold_q16, live, 0]
-    header += [0] * (TASK_HEADER_WORDS - len(header))
-    parts = [np.array(header, dtype=np.uint32)]
+    th = TaskHeader
+    header = np.zeros(TASK_HEADER_WORDS, dtype=np.int64)
+    header[[th.MAGIC, th.VERSION, th.E, th.H, th.HEADS, th.FFN, th.LAYERS, th.MAX_LEN, th.CLASSES, th.TYPES]] = \
+        [TASK_MAGIC, IMAGE_VERSION, cfg.embed_dim, cfg.hidden, cfg.heads, cfg.ffn, cfg.layers, cfg.max_len,
+         cfg.num_labels, cfg.type_vocab]
+    header[th.FRAC_EMB: th.FRAC_EMB + len(SITES)] = [task.formats[s] for s in SITES]
+    header[[th.EPS_EMB_LO, th.EPS_EMB_HI, th.EPS_HID_LO, th.EPS_HID_HI]] = \
+        [eps[0] & 0xFFFFFFFF, eps[0] >> 32, eps[1] & 0xFFFFFFFF, eps[1] >> 32]
+    header[th.THRESHOLD] = task.threshold_q16
+    header[th.LIVE_HEADS] = sum(1 << int(h) for h in task.live_heads)
+    parts = [np.array(_words(header), dtype=np.uint32)]
     names = list(LAYER_MATRICES)
     for l in range(cfg.layers):
         names += [f"ramps.{l}.pooler", f"ramps.{l}.classifier"]
@@ -81,7 +94,7 @@ def task_image(task: HwTask) -> np.ndarray:
     parts.append(np.array(_words(task.span_mask), dtype=np.uint32))
     parts.append(np.array(_words(task.predictor), dtype=np.uint32))
     image = np.concatenate(parts)
-    image[25] = image.size                       # TH_TOTAL_WORDS
+    image[TaskHeader.TOTAL_WORDS] = image.size
     if task.predictor.shape[0] != ROWS:
         raise ValueError(f"predictor table has {task.predictor.shape[0]} rows, the accelerator reads {ROWS}")
     return image
@@ -99,9 +112,12 @@ def embedding_image(word: AfTensor) -> np.ndarray:
         start = int(index[r])
         records[start: start + mask_words] = _mask_words(nz[r].astype(np.uint8))
         records[start + mask_words: int(index[r + 1])] = _code_words(word.codes[r][nz[r]])
-    records_at = EMBED_HEADER_WORDS + rows + 1
-    header = np.array([EMBED_MAGIC, VERSION, rows, cols, word.bias, EMBED_HEADER_WORDS, records_at,
-                       records_at + records.size], dtype=np.uint32)
+    eh = EmbedHeader
+    header = np.zeros(len(eh), dtype=np.uint32)
+    header[[eh.MAGIC, eh.VERSION, eh.ROWS, eh.COLS, eh.AF_BIAS]] = [EMBED_MAGIC, IMAGE_VERSION, rows, cols, word.bias]
+    header[eh.INDEX_AT] = len(eh)
+    header[eh.RECORDS_AT] = len(eh) + rows + 1
+    header[eh.TOTAL_WORDS] = header[eh.RECORDS_AT] + records.size
     return np.concatenate([header, index, records])
 
 
@@ -112,7 +128,7 @@ def ramp_record_words(task: HwTask) -> tuple[int, ...]:
     for l in range(task.cfg.layers):
         for name in (f"ramps.{l}.pooler", f"ramps.{l}.classifier"):
             codes = task.matrices[name].codes
-            out.append(4 + -(-codes.size // 32) + -(-int(np.count_nonzero(codes)) // 4))
+            out.append(MATRIX_HEADER_WORDS + -(-codes.size // 32) + -(-int(np.count_nonzero(codes)) // 4))
     return tuple(out)
 
 

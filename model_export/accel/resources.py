@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import math
 
+from edgebert.accel.builds import part_capacities
+from edgebert.accel.interface import MAX_CLASSES, MAX_LAYERS, MAX_TYPES
 from edgebert.accel.predictor import ROWS
 
 # BRAM18 aspect ratios (depth, width) of 7-series and UltraScale+ block RAM.
 BRAM18 = ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36))
 URAM = (4096, 72)
-MAX_LAYERS, MAX_CLASSES, MAX_TYPES = 12, 4, 2
 TABLE_WORDS = 257 + 513 + 513 + 257          # exp2, GELU, tanh, ln(1+f)
 # DSP48 per special-function lane: exp interpolation 1, softmax normalize (16 x 41 bit) 2, span
 # mask 1, LayerNorm square (27 x 27) 2, LayerNorm normalize (27 x 49) 4, gain (29 x 23) 2, PWL 1.
@@ -28,11 +29,8 @@ DSP_PER_SFU_LANE = 13
 # lanes; per MAC lane (operand muxing, accumulator control); per SFU lane; per memory bank.
 LUT_FIXED, LUT_PER_MAC, LUT_PER_SFU_LANE, LUT_PER_BANK = 15000, 40, 1200, 50
 
-PARTS = {   # REFERENCE section 4
-    "xc7z020clg400-1": {"dsp": 220, "bram36": 140, "uram": 0, "lut": 53200},
-    "xczu7ev-ffvc1156-2-e": {"dsp": 1728, "bram36": 312, "uram": 96, "lut": 230400},
-    "xck26-sfvc784-2LV-c": {"dsp": 1248, "bram36": 144, "uram": 64, "lut": 117120},
-}
+# Capacity of each board's part (the board table, boards.json; docs/design.md section 8.3).
+PARTS = part_capacities()
 
 
 def bram18_blocks(depth: int, width: int) -> int:

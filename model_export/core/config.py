@@ -5,6 +5,8 @@ import json
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+from edgebert.core.errors import InputError, MissingFileError
+
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
 
 
@@ -25,10 +27,10 @@ class ModelConfig:
 
     def __post_init__(self):
         if self.hidden % self.heads:
-            raise ValueError(f"hidden {self.hidden} is not divisible by heads {self.heads}")
+            raise InputError(f"hidden {self.hidden} is not divisible by heads {self.heads}")
         for f in ("embed_dim", "hidden", "heads", "ffn", "layers", "max_len", "span_ramp"):
             if getattr(self, f) <= 0:
-                raise ValueError(f"model config {self.name!r}: {f} must be positive")
+                raise InputError(f"model config {self.name!r}: {f} must be positive")
 
     @property
     def head_dim(self) -> int:
@@ -50,7 +52,7 @@ def load_model_config(name_or_path: str, **overrides) -> ModelConfig:
         path = CONFIG_DIR / "model" / f"{name_or_path}.json"
     if not path.is_file():
         known = sorted(p.stem for p in (CONFIG_DIR / "model").glob("*.json"))
-        raise ValueError(f"unknown model config {name_or_path!r}; known: {', '.join(known)}")
+        raise InputError(f"unknown model config {name_or_path!r}; known: {', '.join(known)}")
     d = json.loads(path.read_text())
     d.update(overrides)
     return ModelConfig.from_dict(d)
@@ -60,9 +62,9 @@ def load_train_config(path: str | Path) -> dict:
     """A training run's settings (task, model config, data and stage hyper-parameters)."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"training config not found: {path}")
+        raise MissingFileError(f"training config not found: {path}")
     cfg = json.loads(path.read_text())
     for key in ("task", "model", "seed", "stages"):
         if key not in cfg:
-            raise ValueError(f"{path}: missing key {key!r}")
+            raise InputError(f"{path}: missing key {key!r}")
     return cfg

@@ -15,3 +15,7 @@ class InputError(EdgeBertError, ValueError):
 
 class DeviceError(EdgeBertError, RuntimeError):
     """The accelerator, its C-simulation build, the board or a power sensor failed."""
+
+
+class MissingFileError(InputError, FileNotFoundError):
+    """A file the user named, or the default one, does not exist (the CLI exits with 2)."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from edgebert.core.errors import InputError
+from edgebert.core.errors import MissingFileError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SHIPPED_DATA = REPO_ROOT / "data"
@@ -18,7 +18,7 @@ DEFAULT_MODEL_DIR = REPO_ROOT / "models" / "tiny"
 DATA_ENV = "EDGEBERT_DATA"
 
 
-class TrainingDataError(InputError, FileNotFoundError):
+class TrainingDataError(MissingFileError):
     """Training data was asked for and no data folder was given or found."""
 
 

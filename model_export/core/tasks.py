@@ -11,7 +11,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from edgebert.core.errors import InputError
+from edgebert.core.errors import InputError, MissingFileError
 from edgebert.core.paths import SHIPPED_GLUE, training_glue_dir
 from edgebert.core.tokenization import Encoded, Tokenizer, TruncationWarning
 
@@ -47,7 +47,7 @@ def get_task(name: str) -> Task:
 
 def _rows(path: Path, encoding: str) -> list[list[str]]:
     if not path.is_file():
-        raise FileNotFoundError(f"data file not found: {path}")
+        raise MissingFileError(f"data file not found: {path}")
     with open(path, encoding=encoding, newline="") as f:
         # GLUE text contains quote characters that are part of the sentence: no quoting.
         rows = list(csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE))

@@ -10,6 +10,7 @@ import numpy as np
 from edgebert.accel.artifact import AfTensor, HwTask, save_artifact
 from edgebert.accel.numerics import functions as fn
 from edgebert.accel.numerics.fixed import SITES, Fmt, act, to_fixed
+from edgebert.core.errors import InputError, MissingFileError
 
 
 # Output format of each matrix's bias (by matrix name pattern).
@@ -78,14 +79,14 @@ def export_model_dir(model_dir: Path, calibrate=None, out_dir: Path | None = Non
     model_dir = Path(model_dir)
     names = sorted(p.parent.name for p in model_dir.glob("*/task.json"))
     if not names:
-        raise FileNotFoundError(f"no task packages (*/task.json) in {model_dir}")
+        raise MissingFileError(f"no task packages (*/task.json) in {model_dir}")
     tasks, report = [], {}
     for name in names:
         model, manifest = load_task(model_dir, name)
         formats = manifest.get("formats")
         if formats is None:
             if calibrate is None:
-                raise ValueError(f"{name}: the package has no activation formats (trained without "
+                raise InputError(f"{name}: the package has no activation formats (trained without "
                                  "QAT); calibrate them on training data to export it")
             formats = calibrate(name, model)
         hw = export_task(model, name, formats, manifest["threshold"], predictor_table(manifest))

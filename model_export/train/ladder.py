@@ -7,6 +7,7 @@ import torch
 
 from edgebert.accel.golden import GoldenModel, evaluate_set
 from edgebert.accel.predictor import exits_with_prediction
+from edgebert.core.docgen import markdown
 from edgebert.train import evaluate as ev
 from edgebert.train.early_exit import exit_layers, exit_predictions
 from edgebert.train.quant import FakeQuantHooks, FloatHooks, WeightQuantHooks
@@ -53,3 +54,12 @@ def accuracy_ladder(model, hw, table: np.ndarray, enc, y) -> list[dict]:
     return rows
 
 
+def numerics_sections(formats: dict, errors: list[dict], ladder: list[dict]) -> dict[str, str]:
+    """The generated sections of docs/numerics.md: activation formats, special-function errors
+    and the accuracy ladder, as Markdown tables."""
+    fmt_rows = [{"site": k, "format": f"Q{15 - v}.{v}" if v <= 15 else f"2^-{v}",
+                 "lsb": 2.0 ** -v, "range": f"+-{(2 ** 15 - 1) / 2 ** v:.4g}"} for k, v in formats.items()]
+    return {"formats": markdown(fmt_rows, ["site", "format", "lsb", "range"]),
+            "special_functions": markdown(errors, ["function", "format", "inputs", "method",
+                                                   "max_abs_error", "max_error_lsb"]),
+            "ladder": markdown(ladder, ["step", "accuracy", "avg_exit_layer", "changed_vs_float"])}

@@ -15,6 +15,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from edgebert.core.config import ModelConfig
+from edgebert.core.errors import InputError, MissingFileError
 from edgebert.core.tasks import get_task
 from edgebert.core.versioned import read_versioned_json
 from edgebert.train.embedding import load_table, sha256_file
@@ -29,7 +30,7 @@ def save_task(model: EdgeBert, task: str, model_dir: Path, threshold: float,
     model_dir = Path(model_dir)
     emb = model_dir / EMBEDDING_FILE
     if not emb.is_file():
-        raise FileNotFoundError(f"save the shared embedding table to {emb} before the task")
+        raise MissingFileError(f"save the shared embedding table to {emb} before the task")
     task_dir = model_dir / task
     task_dir.mkdir(parents=True, exist_ok=True)
     weights = task_dir / "weights.safetensors"
@@ -50,7 +51,7 @@ def read_manifest(model_dir: Path, task: str) -> dict:
     get_task(task)
     path = Path(model_dir) / task / "task.json"
     if not path.is_file():
-        raise FileNotFoundError(f"no trained {task} model in {model_dir} (missing {path})")
+        raise MissingFileError(f"no trained {task} model in {model_dir} (missing {path})")
     return read_versioned_json(path, FORMAT)
 
 
@@ -63,7 +64,7 @@ def load_task(model_dir: Path, task: str) -> tuple[EdgeBert, dict]:
     table = load_table(task_dir / manifest["embedding"]["file"], manifest["embedding"]["sha256"])
     weights = task_dir / manifest["weights"]["file"]
     if not weights.is_file() or sha256_file(weights) != manifest["weights"]["sha256"]:
-        raise ValueError(f"{weights} is missing or does not match its checksum in task.json")
+        raise InputError(f"{weights} is missing or does not match its checksum in task.json")
     model = EdgeBert(cfg, table)
     model.load_state_dict(load_file(str(weights)), strict=True)
     return model.eval(), manifest

@@ -9,16 +9,12 @@ from click.testing import CliRunner
 from edgebert.accel import cost, images
 from edgebert.cli import main
 from edgebert.core.config import load_model_config
-from edgebert.sim import csim
 from edgebert.train.synthetic import random_task
 
 
 @pytest.fixture(scope="module")
-def accelerators():
-    made = {n: csim.CSimAccelerator("native", n) for n in (16, 8)}
-    yield made
-    for acc in made.values():
-        acc.close()
+def accelerators(csim_accelerator):
+    return {n: csim_accelerator("native", n) for n in (16, 8)}
 
 
 def test_schedule_constants_are_the_hardware_ones(accelerators):
@@ -53,7 +49,7 @@ def test_model_equals_csim_counters(accelerators, config, dead, lengths, n):
 
 def test_paper_layer_against_the_ideal_mac_bound():
     rep = cost.Schedule(load_model_config("paper"), 16).layer_report()
-    # REFERENCE section 1: QKV 884,736; QK^T 49,152; AV 49,152; output 294,912; FFN 2 x 1,179,648
+    # docs/design.md §8.1: QKV 884,736; QK^T 49,152; AV 49,152; output 294,912; FFN 2 x 1,179,648
     assert rep["ideal_cycles_per_layer"] == 884_736 + 49_152 + 49_152 + 294_912 + 2 * 1_179_648
     assert rep["modeled_cycles_per_layer"] > rep["ideal_cycles_per_layer"]
     assert rep["mac_utilization"] >= 0.8

@@ -10,14 +10,11 @@ import torch
 from edgebert.accel.artifact import ArtifactError, load_artifact, save_artifact
 from edgebert.accel.golden import GoldenModel
 from edgebert.accel.numerics.fixed import accumulator_bits
-from edgebert.core.paths import DEFAULT_MODEL_DIR
 from edgebert.core.tasks import encode_examples, get_task, read_examples
 from edgebert.core.tokenization import Tokenizer
 from edgebert.train.export import export_task
-from edgebert.train.package import load_task, predictor_table
+from edgebert.train.package import predictor_table
 from edgebert.train.quant import FakeQuantHooks, FloatHooks
-
-ARTIFACT = DEFAULT_MODEL_DIR / "accel"
 
 # Stated tolerances (real units). Golden vs the fake-quantized torch model differ only by the
 # special-function approximations and float accumulation order; vs the float model they differ
@@ -27,10 +24,9 @@ TOL_FLOAT_HIDDEN_MEAN, TOL_FLOAT_LOGIT = 0.03, 0.25
 
 
 @pytest.fixture(scope="module")
-def shipped():
-    model, manifest = load_task(DEFAULT_MODEL_DIR, "sst2")
-    hw = load_artifact(ARTIFACT, ["sst2"])["sst2"]
-    return model, manifest, hw
+def shipped(task_packages, artifact):
+    model, manifest = task_packages["sst2"]
+    return model, manifest, artifact["sst2"]
 
 
 @pytest.fixture(scope="module")
@@ -64,9 +60,9 @@ def test_export_round_trip_is_lossless(shipped, tmp_path):
 
 
 @pytest.fixture()
-def artifact_copy(tmp_path):
+def artifact_copy(artifact_dir, tmp_path):
     dst = tmp_path / "accel"
-    shutil.copytree(ARTIFACT, dst)
+    shutil.copytree(artifact_dir, dst)
     return dst
 
 
@@ -100,8 +96,8 @@ def test_version_mismatch_and_missing_parts_are_rejected(artifact_copy):
         load_artifact(artifact_copy)
 
 
-def test_both_tasks_share_one_embedding_blob():
-    manifest = json.loads((ARTIFACT / "manifest.json").read_text())
+def test_both_tasks_share_one_embedding_blob(artifact_dir):
+    manifest = json.loads((artifact_dir / "manifest.json").read_text())
     assert set(manifest["tasks"]) == {"sst2", "mrpc"}
     emb = manifest["embedding"]
     assert manifest["blobs"][emb["codes"]]["file"] == "shared.bin"
@@ -113,19 +109,21 @@ def test_golden_matches_torch_per_layer(shipped, dev_sentences):
     golden = GoldenModel(hw)
     worst = {"fq_max": 0.0, "fq_mean": 0.0, "fq_logit": 0.0, "float_mean": 0.0, "float_logit": 0.0}
     runs = {}
-    for mode, hooks in (("float", None), ("fq", FakeQuantHooks(hw.formats))):
-        if hooks:
-            model.set_hooks(hooks)
-        runs[mode] = [torch_run(model, e) for e in dev_sentences]
-    model.set_hooks(FloatHooks())
+    try:                                            # the model is the session's: restore it
+        for mode, hooks in (("float", None), ("fq", FakeQuantHooks(hw.formats))):
+            if hooks:
+                model.set_hooks(hooks)
+            runs[mode] = [torch_run(model, e) for e in dev_sentences]
+    finally:
+        model.set_hooks(FloatHooks())
     for i, e in enumerate(dev_sentences):
         g_hidden = []
         g_logits = golden.trace(e.ids, e.token_types, g_hidden)[0] / 2.0 ** hw.formats["logit"]
-        for l, gh in enumerate(g_hidden):
-            d_fq = np.abs(runs["fq"][i][1][l] - gh)
+        for layer, gh in enumerate(g_hidden):
+            d_fq = np.abs(runs["fq"][i][1][layer] - gh)
             worst["fq_max"] = max(worst["fq_max"], d_fq.max())
             worst["fq_mean"] = max(worst["fq_mean"], d_fq.mean())
-            worst["float_mean"] = max(worst["float_mean"], np.abs(runs["float"][i][1][l] - gh).mean())
+            worst["float_mean"] = max(worst["float_mean"], np.abs(runs["float"][i][1][layer] - gh).mean())
         worst["fq_logit"] = max(worst["fq_logit"], np.abs(runs["fq"][i][0] - g_logits).max())
         worst["float_logit"] = max(worst["float_logit"], np.abs(runs["float"][i][0] - g_logits).max())
     assert worst["fq_max"] <= TOL_FQ_HIDDEN_MAX, worst
@@ -169,8 +167,9 @@ def test_operation_counts_follow_the_dimensions(shipped):
     assert r.ops["phase2"]["macs"] == (c.layers - 1) * (layer + ramp)
     assert r.ops["phase1"]["offchip_bytes"] == GoldenModel(hw).t.word_table.row_bytes(np.full(n, 2000))
     per_layer = sum(hw.matrices[f"layer.{p}"].stored_bytes() for p in ("q", "k", "v", "o", "ffn1", "ffn2"))
-    ramp_bytes = lambda i: sum(hw.matrices[f"ramps.{i}.{p}"].stored_bytes() for p in ("pooler", "classifier"))
-    assert r.ops["phase2"]["weight_buffer_bytes"] == (c.layers - 1) * per_layer + sum(ramp_bytes(i) for i in range(1, c.layers))
+    ramp_bytes = sum(hw.matrices[f"ramps.{i}.{p}"].stored_bytes()
+                     for i in range(1, c.layers) for p in ("pooler", "classifier"))
+    assert r.ops["phase2"]["weight_buffer_bytes"] == (c.layers - 1) * per_layer + ramp_bytes
     assert r.ops["phase1"]["act_writes"] > n * c.hidden
 
 

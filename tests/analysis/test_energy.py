@@ -26,7 +26,7 @@ def test_frequency_is_monotonic_in_voltage():
     volts = np.linspace(p.vmin, p.v0, 50)
     f = [p.freq(v) for v in volts]
     assert all(a < b for a, b in zip(f, f[1:])) and f[-1] == pytest.approx(p.f0_mhz)
-    assert p.leak_scale(0.5) == pytest.approx(0.336, abs=0.001)        # HP14 (REFERENCE)
+    assert p.leak_scale(0.5) == pytest.approx(0.336, abs=0.001)        # HP14 (docs/design.md section 8.4)
 
 
 def test_without_leakage_ee_over_lai_at_vmin_is_the_voltage_ratio_squared():

@@ -1,6 +1,7 @@
 """Reports and the demo: generation on a small run, the summary's figures, and real PNGs with
 the expected content."""
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -8,6 +9,7 @@ from click.testing import CliRunner
 from matplotlib import image as mpimg
 
 from edgebert.accel.artifact import load_artifact
+from edgebert.accel.checksum import artifact_sha256
 from edgebert.analysis.report import ReportError, build_report, load_run
 from edgebert.cli import main
 from edgebert.core.paths import DEFAULT_MODEL_DIR
@@ -84,8 +86,34 @@ def test_demo_command(tmp_path):
     out = json.loads(r.output.strip().splitlines()[-1])
     assert {"modes", "latency_target_ms", "ratio_base_over_lai", "ratio_ee_over_lai"} <= set(out)
     assert set(out["modes"]) == {"base", "ee", "lai", "oracle"}
+    assert set(out["steps"].values()) == {"ran"} and "verify" in out["steps"]
     assert (tmp_path / "report.md").is_file() and (tmp_path / "pareto.png").is_file()
     sweep = json.loads((tmp_path / "sweep.json").read_text())
     assert sweep[0]["threshold"] == 0.0 and sweep[0]["avg_exit_layer"] == 12.0      # nothing is below 0
     exits = [row["avg_exit_layer"] for row in sweep]
     assert all(a >= b for a, b in zip(exits, exits[1:]))                            # later T, earlier exit
+
+
+def test_report_finds_the_artifact_of_the_run_and_refuses_another(tmp_path):
+    """A log records its artifact's checksum; the report loads that artifact, and refuses a log
+    whose artifact is not among the model folders, naming both checksums."""
+    copy = tmp_path / "model" / "accel"
+    shutil.copytree(DEFAULT_MODEL_DIR / "accel", copy)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest["note"] = "a copy"
+    (copy / "manifest.json").write_text(json.dumps(manifest, indent=1))
+    mine, shipped = artifact_sha256(copy), artifact_sha256(DEFAULT_MODEL_DIR / "accel")
+    assert mine != shipped
+    log = tmp_path / "ee.jsonl"
+    r = CliRunner().invoke(main, ["run", "--task", "sst2", "--policy", "ee", "--limit", "4", "--model-dir",
+                                  str(tmp_path / "model"), "--out", str(log), "--json"])
+    assert r.exit_code == 0, r.output
+    head = json.loads(log.read_text().splitlines()[0])["run"]
+    assert head["artifact_sha256"] == mine and head["task"] == "sst2"
+    refused = CliRunner().invoke(main, ["report", str(log), "--out", str(tmp_path / "a")])
+    assert refused.exit_code == 2 and mine in refused.output and shipped in refused.output, refused.output
+    assert not (tmp_path / "a" / "report.md").exists()
+    found = CliRunner().invoke(main, ["report", str(log), "--out", str(tmp_path / "b"), "--model-dir",
+                                      str(tmp_path / "model"), "--json"])
+    assert found.exit_code == 0, found.output
+    assert json.loads(found.output.strip().splitlines()[-1])["modes"]["ee"]["n"] == 4

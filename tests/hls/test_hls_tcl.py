@@ -13,24 +13,18 @@ from pathlib import Path
 import pytest
 from tcl_dryrun import DryRun, tclsh
 
+from edgebert.accel.builds import board_facts
+
 REPO = Path(__file__).resolve().parents[2]
 TCL_DIR = REPO / "hls" / "tcl"
 
-# Written out here rather than read from boards.tcl, so that an edit there that breaks a board
-# fails a test.
-BOARDS = {
-    "pynq-z2": dict(part="xc7z020clg400-1", n=8, clock="10", addr64="false",
-                    limits=dict(EB_MAX_LEN=64, EB_MAX_E=128, EB_MAX_H=128, EB_MAX_FFN=512, EB_MAX_HEADS=4,
-                                EB_RAMPS_IN_DDR=1)),
-    "zcu104": dict(part="xczu7ev-ffvc1156-2-e", n=16, clock="5", addr64="true",
-                   limits=dict(EB_MAX_LEN=128, EB_MAX_E=128, EB_MAX_H=256, EB_MAX_FFN=1024, EB_MAX_HEADS=4,
-                               EB_RAMPS_IN_DDR=0)),
-    "kv260": dict(part="xck26-sfvc784-2LV-c", n=16, clock="5", addr64="true",
-                  limits=dict(EB_MAX_LEN=64, EB_MAX_E=128, EB_MAX_H=256, EB_MAX_FFN=1024, EB_MAX_HEADS=4,
-                              EB_RAMPS_IN_DDR=0)),
-}
-# The model config each board is sized for (configs/model/).
-BOARD_MODEL = {"pynq-z2": "tiny", "zcu104": "edge", "kv260": "edge"}
+# The boards with a build, as the board table (model_export/accel/boards.json) gives them; the
+# dry runs check that the Tcl flow passes each fact on.
+BOARDS = {name: dict(part=b["part"], n=b["n"], clock=str(b["clock_ns"]), addr64=str(b["build"]["m_axi_addr64"]).lower(),
+                     limits=b["build"]["limits"], model=b["model_config"])
+          for name, b in board_facts().items() if "build" in b}
+# build.tcl's default board.
+DEFAULT_BOARD = "pynq-z2"
 
 
 def dry_run(*args: str, cwd: Path = REPO) -> DryRun:
@@ -143,7 +137,7 @@ def test_relative_vectors_dir_is_taken_from_the_repository_root(tmp_path):
 def test_steps_without_a_board_use_the_default_board(tmp_path):
     run = dry_run("csynth", f"build_dir={tmp_path}")
     assert run.returncode == 0, run.stderr
-    assert run.one("set_part") == [BOARDS["pynq-z2"]["part"]]
+    assert run.one("set_part") == [BOARDS[DEFAULT_BOARD]["part"]]
     assert [c for c in run.order() if c.endswith("_design")] == ["csynth_design"]
     run = dry_run("csynth", "board=kv260", f"build_dir={tmp_path}")
     assert run.one("set_part") == [BOARDS["kv260"]["part"]]
@@ -160,20 +154,23 @@ def test_synthesis_alone_needs_no_testbench_or_vectors(tmp_path):
 def test_state_directives_name_the_buffers_with_the_array_size(tmp_path):
     run = dry_run("zcu104", "csynth", "state_directives=1", f"build_dir={tmp_path}")
     assert run.returncode == 0, run.stderr
+    zcu, pynq_z2 = board_facts()["zcu104"], board_facts()["pynq-z2"]
+    n = str(zcu["n"])
     reshape = run.one("set_directive_array_reshape")
-    assert reshape == ["-type", "cyclic", "-factor", "16", "-dim", "1", "edgebert_top", "accel_state.wbuf"]
+    assert reshape == ["-type", "cyclic", "-factor", n, "-dim", "1", "edgebert_top", "accel_state.wbuf"]
     parts = {c[-1]: c for c in run.named("set_directive_array_partition")}
     assert option(parts["accel_state.x"], "-dim") == "1" and option(parts["accel_state.v"], "-dim") == "2"
-    assert all(option(c, "-factor") == "16" and option(c, "-type") == "cyclic" for c in parts.values())
+    assert all(option(c, "-factor") == n and option(c, "-type") == "cyclic" for c in parts.values())
     storage = {c[-1]: c for c in run.named("set_directive_bind_storage")}
-    assert option(storage["accel_state.wbuf"], "-impl") == "uram"
-    assert option(storage["accel_state.ffn_buf"], "-impl") == "bram"
+    assert option(storage["accel_state.wbuf"], "-impl") == zcu["build"]["wbuf_storage"]
+    assert option(storage["accel_state.ffn_buf"], "-impl") == zcu["build"]["act_storage"]
     order = run.order()
     assert order.index("set_part") < order.index("set_directive_array_reshape") < order.index("csynth_design")
 
     pynq = dry_run("pynq-z2", "csynth", "state_directives=1", f"build_dir={tmp_path}")
-    assert option(pynq.one("set_directive_array_reshape"), "-factor") == "8"
-    assert option({c[-1]: c for c in pynq.named("set_directive_bind_storage")}["accel_state.wbuf"], "-impl") == "bram"
+    assert option(pynq.one("set_directive_array_reshape"), "-factor") == str(pynq_z2["n"])
+    wbuf = {c[-1]: c for c in pynq.named("set_directive_bind_storage")}["accel_state.wbuf"]
+    assert option(wbuf, "-impl") == pynq_z2["build"]["wbuf_storage"]
 
 
 def test_cosim_or_export_alone_reuse_the_synthesized_solution(vectors, tmp_path):
@@ -262,16 +259,20 @@ def test_a_failing_step_stops_the_flow_with_status_1(vectors, tmp_path):
 
 
 # ---- boards.tcl as data ------------------------------------------------------------------------
-def test_boards_json_matches_and_each_board_fits_its_model():
+def test_boards_tcl_prints_the_board_table_and_each_board_fits_its_model():
+    """The generated Tcl table, read back by tclsh, is the board table's builds (the text itself is
+    checked against the generator in tests/accel/test_boards.py)."""
     out = subprocess.run([tclsh(), str(TCL_DIR / "boards.tcl")], capture_output=True, text=True, timeout=30)
     assert out.returncode == 0, out.stderr
     boards = json.loads(out.stdout)
-    assert set(boards) == set(BOARDS)
-    for name, want in BOARDS.items():
-        got = boards[name]
-        assert got["part"] == want["part"] and got["n"] == want["n"]
-        assert got["limits"] == want["limits"]
-        cfg = json.loads((REPO / "configs" / "model" / f"{BOARD_MODEL[name]}.json").read_text())
+    facts = board_facts()
+    assert list(boards) == list(BOARDS)
+    for name, got in boards.items():
+        want = facts[name]
+        assert {k: v for k, v in got.items() if k not in want["build"]} == {
+            k: want[k] for k in ("part", "n", "clock_ns", "pll_mhz")}
+        assert {k: v for k, v in got.items() if k in want["build"]} == want["build"]
+        cfg = json.loads((REPO / "configs" / "model" / f"{BOARDS[name]['model']}.json").read_text())
         assert cfg["hidden"] <= got["limits"]["EB_MAX_H"]
         assert cfg["ffn"] <= got["limits"]["EB_MAX_FFN"]
         assert cfg["heads"] <= got["limits"]["EB_MAX_HEADS"]

@@ -1,5 +1,6 @@
 """What a board's PYNQ image runs: `edgebert run` and `edgebert report` import neither torch
-nor (with pre-tokenized input) tokenizers, and pre-tokenized input gives the same results."""
+nor (with pre-tokenized input) tokenizers, pre-tokenized input gives the same results, and the
+board table loads without torch and holds the facts of model_export/accel/boards.json."""
 import json
 import subprocess
 import sys
@@ -15,6 +16,19 @@ class Block(importlib.abc.MetaPathFinder):
 sys.meta_path.insert(0, Block())
 from edgebert.cli import main
 sys.exit(main({argv!r}, standalone_mode=True))
+"""
+
+
+TABLE = """
+import sys, json, importlib.abc
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name.split(".")[0] in {blocked!r}:
+            raise ImportError("not on the board image: " + name)
+sys.meta_path.insert(0, Block())
+from edgebert.runtime.boards import BOARDS
+print(json.dumps({{n: [b.part, b.pll_mhz, b.fmax_mhz, b.default_mhz, b.array_n, b.model_config, b.power, b.pynq,
+                      b.default_target_ms, b.clock_switch_us] for n, b in BOARDS.items()}}))
 """
 
 
@@ -52,8 +66,8 @@ def test_pre_tokenized_input_needs_no_tokenizers_and_gives_the_same_run(tmp_path
                                    "--out", str(via_text), "--json"])
     assert r2.exit_code == 0, r2.output
     keep = ("id", "tokens", "exit_layer", "entropies", "logits", "prediction", "label")
-    a = [{k: json.loads(l)[k] for k in keep} for l in via_tokens.read_text().splitlines()[1:]]
-    b = [{k: json.loads(l)[k] for k in keep} for l in via_text.read_text().splitlines()[1:]]
+    a = [{k: json.loads(line)[k] for k in keep} for line in via_tokens.read_text().splitlines()[1:]]
+    b = [{k: json.loads(line)[k] for k in keep} for line in via_text.read_text().splitlines()[1:]]
     assert a == b and len(a) == 20
     full = board_cli(["run", "--task", "sst2", "--board", "pynq-z2", "--tokens", str(tokens), "--policy", "ee",
                       "--out", str(tmp_path / "c.jsonl"), "--json"],
@@ -61,3 +75,19 @@ def test_pre_tokenized_input_needs_no_tokenizers_and_gives_the_same_run(tmp_path
     assert full.returncode == 0, full.stderr[-3000:]
     out = json.loads(full.stdout.strip().splitlines()[-1])
     assert out["n"] == 872 and out["errors"] == 2
+
+
+def test_the_board_table_loads_without_torch_and_is_the_data_file():
+    code = TABLE.format(blocked={"torch", "transformers", "safetensors", "tokenizers"})
+    r = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-3000:]
+    got = json.loads(r.stdout)
+    facts = json.loads((REPO / "model_export" / "accel" / "boards.json").read_text())["boards"]
+    assert list(got) == list(facts)
+    for name, f in facts.items():
+        fmax = 1000.0 / f["clock_ns"]
+        timing = REPO / "bitstreams" / name / "timing.json"
+        if timing.is_file():                      # a measured bitstream lowers the maximum
+            fmax = min(fmax, json.loads(timing.read_text())["fmax_mhz"])
+        assert got[name] == [f["part"], f["pll_mhz"], fmax, f["default_mhz"], f["n"], f["model_config"], f["power"],
+                             f["pynq"], f["default_target_ms"], f["clock_switch_us"]], name

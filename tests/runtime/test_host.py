@@ -64,7 +64,7 @@ def test_vf_grid_is_monotonic_and_spans_the_paper_range():
     assert len(pts) == 16 and pts[0].volts == 0.5 and pts[-1].volts == 0.8
     assert pts[-1].mhz == pytest.approx(1000.0)
     assert all(a.mhz < b.mhz for a, b in zip(pts, pts[1:]))
-    assert g.min_ratio == pytest.approx(0.45, abs=0.01)   # REFERENCE: f(0.5) / f(0.8) = 0.45
+    assert g.min_ratio == pytest.approx(0.45, abs=0.01)   # docs/design.md section 8.4: f(0.5) / f(0.8) = 0.45
 
 
 @pytest.mark.parametrize("board", list(BOARDS))

@@ -20,7 +20,7 @@ from pynqmetadata.views.runtime import RuntimeMetadataParser  # noqa: E402
 
 from edgebert.accel import images  # noqa: E402
 from edgebert.accel.artifact import load_artifact  # noqa: E402
-from edgebert.accel.interface import RESULT_WORDS  # noqa: E402
+from edgebert.accel.interface import RESULT_WORDS, Command, EmbedHeader  # noqa: E402
 from edgebert.core.paths import DEFAULT_MODEL_DIR  # noqa: E402
 from edgebert.core.tokenization import Tokenizer  # noqa: E402
 from edgebert.runtime.boards import get_board  # noqa: E402
@@ -118,11 +118,12 @@ class FakeAcceleratorDevice(Device):
             return
         cmd, words, length = self._reg("cmd"), self._reg("image_words"), self._reg("length")
         thr = ctypes.c_int32(self._reg("threshold")).value
-        image = self._words(self._addr("image"), words) if cmd in (1, 2) else np.zeros(1, np.uint32)
-        tokens = self._words(self._addr("tokens"), length) if cmd == 3 else np.zeros(1, np.uint32)
-        if cmd == 3 and self._addr("embedding") != self.embedding_at:
-            emb = self._words(self._addr("embedding"), 8)
-            full = self._words(self._addr("embedding"), int(emb[7]))
+        loads = cmd in (Command.LOAD_SHARED, Command.LOAD_TASK)
+        image = self._words(self._addr("image"), words) if loads else np.zeros(1, np.uint32)
+        tokens = self._words(self._addr("tokens"), length) if cmd == Command.PHASE1 else np.zeros(1, np.uint32)
+        if cmd == Command.PHASE1 and self._addr("embedding") != self.embedding_at:
+            emb = self._words(self._addr("embedding"), len(EmbedHeader))
+            full = self._words(self._addr("embedding"), int(emb[EmbedHeader.TOTAL_WORDS]))
             self.acc.lib.eb_set_embedding(self.acc.handle, full.ctypes.data_as(ctypes.POINTER(ctypes.c_uint32)), full.size)
             self.embedding_at = self._addr("embedding")
         res = np.zeros(RESULT_WORDS, np.uint32)

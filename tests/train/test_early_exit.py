@@ -57,8 +57,8 @@ def test_layer_by_layer_exit_equals_post_hoc_exit():
     torch.manual_seed(1)
     model = EdgeBert(load_model_config("tiny"), dropout=0.0).eval()
     with torch.no_grad():   # make off-ramps confident enough to exit at different layers
-        for l, ramp in enumerate(model.ramps):
-            ramp.classifier.weight.mul_(20 + 40 * l)
+        for i, ramp in enumerate(model.ramps):
+            ramp.classifier.weight.mul_(20 + 40 * i)
     tok = Tokenizer(64)
     enc = [tok.encode(s) for s in ["a fine film .", "dull", "not bad at all , really ."]]
     ent = entropy(all_layer_logits(model, enc))
@@ -67,8 +67,8 @@ def test_layer_by_layer_exit_equals_post_hoc_exit():
         post_hoc = exit_layers(ent, t)
         for e, layer in zip(enc, post_hoc):
             ids = torch.tensor([e.ids])
-            _, l, ents = model.classify_early_exit(ids, torch.zeros_like(ids), t)
-            assert l == layer
-            assert len(ents) == l
-            seen.add(l)
+            _, exit_layer, ents = model.classify_early_exit(ids, torch.zeros_like(ids), t)
+            assert exit_layer == layer
+            assert len(ents) == exit_layer
+            seen.add(exit_layer)
     assert len(seen) >= 3   # the comparison covered early, middle and last-layer exits

@@ -14,8 +14,8 @@ TASKS = ("sst2", "mrpc")
 
 
 @pytest.fixture(scope="module")
-def shipped():
-    return {t: load_task(DEFAULT_MODEL_DIR, t) for t in TASKS}
+def shipped(task_packages):
+    return {t: task_packages[t] for t in TASKS}
 
 
 def test_tasks_share_one_embedding_table(shipped):

@@ -41,10 +41,10 @@ def test_fit_table_learns_a_known_relation():
     assert np.abs(table[inside] - expected[inside]).max() < 0.03
 
 
-@pytest.mark.skipif(not EDGEBERT_DATA.is_dir(), reason="needs EdgeBERT's released exit data in ../shared")
 def test_released_edgebert_table_reproduces_published_quality():
-    """EdgeBERT's own SST-2 dev entropies and LUT: exact about 32 %, too early about 28 %
-    at T = 0.25 (REFERENCE §1), and plain-EE average exit 4.13."""
+    """EdgeBERT's own SST-2 dev entropies and LUT (shipped in data/edgebert/): exact about 32 %,
+    too early about 28 % at T = 0.25 (docs/model.md, exit predictor), and plain-EE average exit
+    4.13."""
     ent = np.loadtxt(EDGEBERT_DATA / "edgebert_sst2_entropy.txt", delimiter=",")
     lut = np.loadtxt(EDGEBERT_DATA / "edgebert_sst2_lut.csv", delimiter=",")
     table = lut[:, 1:]

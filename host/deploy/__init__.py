@@ -1,0 +1,1 @@
+"""Deployment of a packaged model as named, resumable steps (see flow.py)."""

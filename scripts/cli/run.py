@@ -1,0 +1,78 @@
+"""Running sentences through the accelerator: run, tokenize."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from edgebert.cli.options import (
+    board_option,
+    emit,
+    json_option,
+    load_hw,
+    make_backend,
+    model_dir_option,
+    policy_option,
+    target_option,
+    task_option,
+)
+
+
+@click.command("run")
+@click.option("--backend", "backend_name", type=click.Choice(["csim", "pynq"]), default="csim", show_default=True)
+@board_option("Board description: sim (default for csim), zcu104, kv260, pynq-z2.", default=None)
+@task_option(help="Task whose model runs (sst2, mrpc); its dev set unless --input.")
+@click.option("--input", "input_path", default=None,
+              help="Raw text, one sentence a line (a tab between the two of a pair); '-' for stdin.")
+@click.option("--tokens", "tokens_path", default=None,
+              help="Pre-tokenized input from `edgebert tokenize` (boards without a tokenizers wheel).")
+@policy_option()
+@target_option()
+@click.option("--out", "out_path", required=True, help="Append-only JSONL log; rerun to resume.")
+@model_dir_option()
+@click.option("--overlay", default=None, help="Bitstream (.bit with its .hwh) for --backend pynq.")
+@click.option("--limit", type=int, default=None, help="Only the first N sentences.")
+@json_option()
+def run_cmd(backend_name, board, task, input_path, tokens_path, policy, target_ms, out_path, model_dir, overlay,
+            limit, as_json):
+    """Stream sentences through the accelerator with a DVFS policy; one JSON line per sentence."""
+    from edgebert.accel.checksum import artifact_dir, artifact_sha256
+    from edgebert.core.tasks import get_task
+    from edgebert.runtime.boards import get_board
+    from edgebert.runtime.runner import input_items, latency_target, max_tokens, run, run_header
+    task_ = get_task(task)
+    board_ = get_board(board or ("sim" if backend_name == "csim" else ""))
+    target = latency_target(board_, target_ms)
+    if input_path and tokens_path:
+        raise click.BadParameter("give --input or --tokens, not both")
+    hw = load_hw(task_.name, model_dir)
+    items, source = input_items(task_, max_tokens(hw, board_.name), input_path, tokens_path,
+                                hw.cfg.vocab_size, limit)
+    backend = make_backend(backend_name, board_, overlay)
+    header = run_header(hw, policy, target, backend_name, board_, source, artifact_sha256(artifact_dir(model_dir)))
+    with backend:
+        summary = run(backend, hw, items, policy, target, Path(out_path), header)
+    summary["out"] = out_path
+    emit(summary, as_json)
+
+
+@click.command()
+@task_option(help="Task whose dev set (or --input) is tokenized.")
+@click.option("--input", "input_path", default=None, help="Raw text, one sentence a line; '-' for stdin.")
+@board_option("Truncate to this board's build (model_export/accel/boards.json).", default=None)
+@click.option("--out", "out_path", required=True, help="Token records (JSONL) for `edgebert run --tokens`.")
+def tokenize(task, input_path, board, out_path):
+    """Tokenize on a workstation for boards that cannot install the tokenizers wheel."""
+    from edgebert.core.tasks import get_task
+    from edgebert.runtime.runner import input_items, max_tokens
+    task_ = get_task(task)
+    items, _ = input_items(task_, max_tokens(load_hw(task_.name), board), input_path)
+    lines = [json.dumps({"id": it.id, "ids": it.encoded.ids, "token_types": it.encoded.token_types,
+                         "label": it.label}) for it in items if it.encoded]
+    Path(out_path).write_text("\n".join(lines) + "\n")
+    skipped = sum(1 for it in items if not it.encoded)
+    click.echo(f"{len(lines)} token records -> {out_path}" + (f" ({skipped} lines skipped: errors)" if skipped else ""))
+
+
+COMMANDS = (run_cmd, tokenize)

@@ -1,0 +1,213 @@
+"""Training and the float model: train, eval, export, numerics, sweep, predictor."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+import numpy as np
+
+from edgebert.cli.options import emit, json_option, labelled, load_hw, model_dir_option, task_option
+
+
+def load_model(task: str, model_dir: str | None):
+    from edgebert.core.paths import DEFAULT_MODEL_DIR
+    from edgebert.train.package import load_task
+    return load_task(Path(model_dir) if model_dir else DEFAULT_MODEL_DIR, task)
+
+
+@click.command()
+@click.option("--config", "config_path", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="Training config (JSON), e.g. configs/train/sst2_tiny.json.")
+@click.option("--data", "glue_dir", type=click.Path(file_okay=False), default=None,
+              help="Training data: a folder with glue/<TASK>/train.tsv, or the GLUE folder itself "
+                   "(default $EDGEBERT_DATA).")
+@click.option("--out", type=click.Path(file_okay=False), default=None,
+              help="Run folder (default runs/<config name>).")
+@click.option("--steps", default=None, help="Comma-separated subset of the pipeline steps.")
+@click.option("--force", is_flag=True, help="Re-run steps whose reports already exist.")
+@json_option("Print the run summary as one JSON line.")
+def train(config_path, glue_dir, out, steps, force, as_json):
+    """Run the training pipeline (resumable: finished steps are skipped)."""
+    from edgebert.core.config import load_train_config
+    from edgebert.train.pipeline import STEPS, run_pipeline
+    cfg = load_train_config(config_path)
+    out = Path(out or Path("runs") / Path(config_path).stem)
+    chosen = tuple(s.strip() for s in steps.split(",")) if steps else STEPS
+    summary = run_pipeline(cfg, out, Path(glue_dir) if glue_dir else None, chosen, force)
+    brief = {"run": str(out), "steps": list(summary)}
+    if "calibrate" in summary:
+        brief["threshold"] = summary["calibrate"]["threshold"]
+    emit(brief, as_json)
+
+
+@click.command("eval")
+@task_option()
+@click.option("--backend", type=click.Choice(["torch", "golden"]), default="torch", show_default=True,
+              help="torch: the float model; golden: the accelerator's integer arithmetic (numpy).")
+@model_dir_option()
+@click.option("--split", type=click.Choice(["dev", "train"]), default="dev", show_default=True)
+@click.option("--data", "glue_dir", default=None, help="GLUE folder (default: shipped dev sets).")
+@click.option("--threshold", type=float, default=None, help="Entropy threshold (default: shipped).")
+@click.option("--limit", type=int, default=None, help="Only the first N examples.")
+@json_option()
+def eval_cmd(task, backend, model_dir, split, glue_dir, threshold, limit, as_json):
+    """Accuracy with entropy early exit, with and without the exit predictor."""
+    from edgebert.train import evaluate as ev
+    from edgebert.train.package import predictor_table
+    if threshold is not None and threshold < 0:
+        raise click.BadParameter("the entropy threshold must be >= 0", param_hint="--threshold")
+    model, manifest = load_model(task, model_dir)
+    t = threshold if threshold is not None else manifest["threshold"]
+    task_, enc, y = labelled(task, split, glue_dir, limit, model.cfg)
+    extra, t_cmp = {}, t
+    if backend == "golden":
+        from edgebert.accel.artifact import threshold_q16
+        from edgebert.accel.golden import GoldenModel, evaluate_set
+        t_q16 = threshold_q16(t)
+        run = evaluate_set(GoldenModel(load_hw(task, model_dir)), enc, t_q16)
+        t_cmp = t_q16 / 2.0 ** 16         # the threshold the hardware compares against, exactly
+        logits, ent, predicted = run["logits"], run["entropies"], run["predicted"]
+        extra.update(threshold_q16=t_q16, saturations=run["saturations"])
+    else:
+        logits = ev.all_layer_logits(model, enc)
+        ent, predicted = ev.layer_entropies(logits), None
+    pair = "f1" in task_.metrics
+    ee = ev.early_exit_metrics(logits, y, t_cmp, with_f1=pair, entropies=ent)
+    pm = ev.predictor_metrics(logits, y, predictor_table(manifest), t_cmp, ent, predicted)
+    out = {"task": task_.name, "split": split, "backend": backend, "n": int(len(y)),
+           "accuracy": ee["accuracy"], "accuracy_all_layers": float((logits[:, -1].argmax(-1) == y).mean()),
+           "threshold": t, "avg_exit_layer": ee["avg_exit_layer"],
+           "expected_saving": ee["expected_saving"], "exit_histogram": ee["exit_histogram"],
+           "accuracy_with_predictor": pm["accuracy"],
+           "avg_exit_layer_with_predictor": pm["avg_exit_layer"], "predictor": pm["quality"],
+           "per_layer_accuracy": [round(a, 4) for a in ev.per_layer_accuracy(logits, y)]}
+    if pair:
+        out["f1"] = ee["f1"]
+        out["f1_all_layers"] = ev.f1_score(logits[:, -1].argmax(-1), y)
+    out["spans"] = manifest["spans"]
+    out["removable_heads"] = manifest.get("removable_heads", [])
+    out["teacher"] = manifest.get("teacher", {})
+    out.update(extra)
+    emit(out, as_json)
+
+
+@click.command("export")
+@model_dir_option()
+@click.option("--out", "out_dir", default=None, help="Artifact folder (default <model-dir>/accel).")
+@click.option("--calibrate", is_flag=True,
+              help="Calibrate activation formats on training sentences for tasks trained without QAT.")
+@click.option("--data", "glue_dir", default=None, help="GLUE folder with the training sets (for --calibrate).")
+@click.option("--sentences", default=4000, show_default=True, help="Calibration sentences per task.")
+@json_option()
+def export_cmd(model_dir, out_dir, calibrate, glue_dir, sentences, as_json):
+    """Write the accelerator artifact (integer codes, words, tables) of every packaged task."""
+    import random
+
+    from edgebert.core.paths import DEFAULT_MODEL_DIR
+    from edgebert.core.tasks import encode_examples, get_task, read_examples
+    from edgebert.core.tokenization import Tokenizer
+    from edgebert.train.export import export_model_dir
+    from edgebert.train.quant import calibrate_formats
+
+    def calibrate_fn(task, model):
+        examples = read_examples(get_task(task), "train", Path(glue_dir) if glue_dir else None)
+        examples = random.Random(0).sample(examples, min(sentences, len(examples)))
+        return calibrate_formats(model, encode_examples(examples, Tokenizer(model.cfg.max_len)))
+
+    report = export_model_dir(Path(model_dir) if model_dir else DEFAULT_MODEL_DIR,
+                              calibrate_fn if calibrate else None, out_dir)
+    emit(report, as_json)
+
+
+@click.command()
+@task_option(required=False, help=None)
+@model_dir_option()
+@click.option("--update-doc", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Rewrite the generated sections of this markdown file (docs/numerics.md).")
+@json_option()
+def numerics(task, model_dir, update_doc, as_json):
+    """Special-function error table and the accuracy ladder float -> hardware (dev set)."""
+    from edgebert.train.ladder import accuracy_ladder, numerics_sections
+    from edgebert.train.numerics_errors import special_function_errors
+    from edgebert.train.package import predictor_table
+    model, manifest = load_model(task, model_dir)
+    hw = load_hw(task, model_dir)
+    _, enc, y = labelled(task, "dev", None, None, model.cfg)
+    errors = special_function_errors(hw.formats, hw.cfg.hidden)
+    ladder = accuracy_ladder(model, hw, predictor_table(manifest), enc, y)
+    sections = numerics_sections(hw.formats, errors, ladder)
+    if update_doc:
+        from edgebert.core.docgen import replace_sections
+        path = Path(update_doc)
+        path.write_text(replace_sections(path.read_text(), sections))
+    if not as_json:
+        for text in sections.values():
+            click.echo(text)
+    else:
+        emit({"task": task, "formats": hw.formats, "special_functions": errors, "ladder": ladder}, True)
+
+
+@click.command()
+@task_option(help=None)
+@model_dir_option(help=None)
+@click.option("--out", "out_dir", default=None, help="Folder for sweep.json and sweep.png.")
+@json_option()
+def sweep(task, model_dir, out_dir, as_json):
+    """Early-exit sweep over thresholds (DeeBERT convention): JSON and a plot."""
+    from edgebert.analysis.sweep import THRESHOLD_GRID
+    from edgebert.train import evaluate as ev
+    from edgebert.train.plots import plot_sweep
+    model, manifest = load_model(task, model_dir)
+    task_, enc, y = labelled(task, "dev", None, None, model.cfg)
+    result = ev.sweep(ev.all_layer_logits(model, enc), y, THRESHOLD_GRID)
+    result.update(task=task_.name, split="dev", n=int(len(y)), shipped_threshold=manifest["threshold"])
+    out = Path(out_dir or Path("reports") / f"sweep-{task_.name}")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "sweep.json").write_text(json.dumps(result, indent=1))
+    plot_sweep(result, out / "sweep.png")
+    emit({"task": task_.name, "out": str(out), "points": len(result["thresholds"])}, as_json)
+
+
+@click.command("predictor")
+@task_option(help=None)
+@model_dir_option(help=None)
+@click.option("--data", "glue_dir", default=None, help="GLUE folder with the training set.")
+@click.option("--sentences", default=10000, show_default=True, help="Training sentences to use.")
+@click.option("--entropies", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Build from an (N, L) comma-separated entropy file instead of the model.")
+@click.option("--threshold", type=float, default=None)
+@click.option("--out", "out_csv", default=None, help="Write the table as CSV (EdgeBERT's layout).")
+@click.option("--seed", default=0, show_default=True)
+@json_option()
+def predictor_cmd(task, model_dir, glue_dir, sentences, entropies, threshold, out_csv, seed, as_json):
+    """Build EdgeBERT's exit-predictor table and report its quality on dev."""
+    import random
+
+    from edgebert.accel import predictor
+    from edgebert.train import evaluate as ev
+    from edgebert.train.predictor import fit_table
+    model, manifest = load_model(task, model_dir)
+    t = threshold if threshold is not None else manifest["threshold"]
+    if entropies:
+        train_ent = np.loadtxt(entropies, delimiter=",", ndmin=2)
+        source = str(entropies)
+    else:
+        _, enc, _ = labelled(task, "train", glue_dir, None, model.cfg)
+        pick = random.Random(seed).sample(range(len(enc)), min(sentences, len(enc)))
+        train_ent = ev.layer_entropies(ev.all_layer_logits(model, [enc[i] for i in pick]))
+        source = f"{len(pick)} training sentences"
+    table = fit_table(train_ent, seed=seed)
+    _, dev_enc, dev_y = labelled(task, "dev", None, None, model.cfg)
+    dev = ev.predictor_metrics(ev.all_layer_logits(model, dev_enc), dev_y, table, t)
+    out = {"task": task, "threshold": t, "built_from": source, "rows": int(table.shape[0]),
+           "columns": int(table.shape[1]), "dev": dev["quality"],
+           "dev_accuracy_with_predictor": dev["accuracy"]}
+    if out_csv:
+        grid = np.arange(predictor.ROWS)[:, None] * predictor.STEP
+        np.savetxt(out_csv, np.hstack([grid, table]), delimiter=",", fmt="%.6f")
+        out["out"] = out_csv
+    emit(out, as_json)
+
+
+COMMANDS = (train, eval_cmd, export_cmd, numerics, sweep, predictor_cmd)
