@@ -8,11 +8,9 @@ import pytest
 from click.testing import CliRunner
 from matplotlib import image as mpimg
 
-from edgebert.accel.artifact import load_artifact
 from edgebert.accel.checksum import artifact_sha256
 from edgebert.analysis.report import ReportError, build_report, load_run
 from edgebert.cli import main
-from edgebert.core.paths import DEFAULT_MODEL_DIR
 from edgebert.core.tokenization import Tokenizer
 from edgebert.runtime.runner import run, task_items
 from edgebert.sim.backend import CSimBackend
@@ -21,9 +19,9 @@ PNGS = ("exit_histogram", "energy_vs_target", "energy_breakdown", "latency", "cl
 
 
 @pytest.fixture(scope="module")
-def logs(tmp_path_factory):
+def logs(tmp_path_factory, artifact):
     d = tmp_path_factory.mktemp("runs")
-    task = load_artifact(DEFAULT_MODEL_DIR / "accel", ["sst2"])["sst2"]
+    task = artifact["sst2"]
     items = task_items("sst2", Tokenizer(128), 25)
     paths = []
     with CSimBackend("sim") as be:
@@ -94,15 +92,15 @@ def test_demo_command(tmp_path):
     assert all(a >= b for a, b in zip(exits, exits[1:]))                            # later T, earlier exit
 
 
-def test_report_finds_the_artifact_of_the_run_and_refuses_another(tmp_path):
+def test_report_finds_the_artifact_of_the_run_and_refuses_another(tmp_path, artifact_dir):
     """A log records its artifact's checksum; the report loads that artifact, and refuses a log
     whose artifact is not among the model folders, naming both checksums."""
     copy = tmp_path / "model" / "accel"
-    shutil.copytree(DEFAULT_MODEL_DIR / "accel", copy)
+    shutil.copytree(artifact_dir, copy)
     manifest = json.loads((copy / "manifest.json").read_text())
     manifest["note"] = "a copy"
     (copy / "manifest.json").write_text(json.dumps(manifest, indent=1))
-    mine, shipped = artifact_sha256(copy), artifact_sha256(DEFAULT_MODEL_DIR / "accel")
+    mine, shipped = artifact_sha256(copy), artifact_sha256(artifact_dir)
     assert mine != shipped
     log = tmp_path / "ee.jsonl"
     r = CliRunner().invoke(main, ["run", "--task", "sst2", "--policy", "ee", "--limit", "4", "--model-dir",

@@ -10,12 +10,10 @@ import pytest
 from click.testing import CliRunner
 
 from edgebert.accel import images
-from edgebert.accel.artifact import load_artifact
 from edgebert.accel.asic12nm import load_grid
 from edgebert.accel.cost import Schedule
 from edgebert.accel.golden import GoldenModel
 from edgebert.cli import main
-from edgebert.core.paths import DEFAULT_MODEL_DIR
 from edgebert.core.tokenization import Tokenizer
 from edgebert.runtime.boards import BOARDS, get_board
 from edgebert.runtime.clocks import Clock, ClockError
@@ -23,12 +21,10 @@ from edgebert.runtime.policy import phase2_plan
 from edgebert.runtime.runner import RunLogError, open_log, run, task_items, text_items
 from edgebert.sim.backend import CSimBackend
 
-ARTIFACT = DEFAULT_MODEL_DIR / "accel"
-
 
 @pytest.fixture(scope="module")
-def tasks():
-    return load_artifact(ARTIFACT)
+def tasks(artifact):
+    return artifact
 
 
 @pytest.fixture(scope="module")

@@ -19,9 +19,7 @@ from pynqmetadata.frontends import Metadata  # noqa: E402
 from pynqmetadata.views.runtime import RuntimeMetadataParser  # noqa: E402
 
 from edgebert.accel import images  # noqa: E402
-from edgebert.accel.artifact import load_artifact  # noqa: E402
 from edgebert.accel.interface import RESULT_WORDS, Command, EmbedHeader  # noqa: E402
-from edgebert.core.paths import DEFAULT_MODEL_DIR  # noqa: E402
 from edgebert.core.tokenization import Tokenizer  # noqa: E402
 from edgebert.runtime.boards import get_board  # noqa: E402
 from edgebert.runtime.clocks import Clock, PynqClock  # noqa: E402
@@ -137,8 +135,8 @@ class FakeAcceleratorDevice(Device):
 
 
 @pytest.fixture(scope="module")
-def tasks():
-    return load_artifact(DEFAULT_MODEL_DIR / "accel")
+def tasks(artifact):
+    return artifact
 
 
 def _overlay(tmp_path, board, hwh=True):

@@ -6,22 +6,18 @@ import numpy as np
 import pytest
 
 from edgebert.accel import images
-from edgebert.accel.artifact import load_artifact
 from edgebert.accel.golden import GoldenModel
 from edgebert.core.config import load_model_config
-from edgebert.core.paths import DEFAULT_MODEL_DIR
 from edgebert.core.tasks import encode_examples, get_task, read_examples
 from edgebert.core.tokenization import Encoded, Tokenizer
 from edgebert.sim import csim, vectors
 from edgebert.sim.verify import verify
 from edgebert.train.synthetic import random_task
 
-ARTIFACT = DEFAULT_MODEL_DIR / "accel"
-
 
 @pytest.fixture(scope="module")
-def sst2():
-    return load_artifact(ARTIFACT, ["sst2"])["sst2"]
+def sst2(artifact):
+    return artifact["sst2"]
 
 
 @pytest.fixture(scope="module")
