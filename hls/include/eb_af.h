@@ -1,7 +1,7 @@
 // AdaptivFloat<8,3> weight decode (Tambe et al., DAC 2020): sign | 3-bit exponent | 4-bit mantissa.
 // A code decodes exactly to the 13-bit word +-(16 + m) << e (0 for e = m = 0); the tensor's
 // exponent bias only moves the binary point, so it is folded into the requantization shift.
-// Golden semantics: model_export/numerics/adaptivfloat.py (decode_fixed).
+// Golden semantics: model_export/accel/numerics/adaptivfloat.py (decode_fixed).
 #ifndef EB_AF_H
 #define EB_AF_H
 

@@ -1,7 +1,7 @@
 // Off-ramp entropy in nats, Q.16: H = ln(sum e^x) - sum(x e^x) / sum(e^x), x = logit - max,
 // over the task's real classes only (a padded lane would bias H), and the natural log
 // ln z = k ln 2 + ln(1 + f) for z = (1 + f) 2^k.
-// Golden semantics: model_export/numerics/functions.py (ln_q16, entropy).
+// Golden semantics: model_export/accel/numerics/functions.py (ln_q16, entropy).
 #ifndef EB_ENTROPY_H
 #define EB_ENTROPY_H
 

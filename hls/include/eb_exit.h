@@ -1,6 +1,6 @@
 // Exit gate and EdgeBERT's exit-layer predictor table: the row nearest to H1 (0.01 steps), then
 // the first later layer whose predicted entropy is below the threshold, else the last layer.
-// Golden semantics: model_export/golden.py (GoldenModel.predict).
+// Golden semantics: model_export/accel/golden.py (GoldenModel.predict).
 #ifndef EB_EXIT_H
 #define EB_EXIT_H
 

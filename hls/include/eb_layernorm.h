@@ -1,7 +1,7 @@
 // LayerNorm over one row of W words, exactly: d = W x - sum x; Q = sum d^2 (< 2^61 for
 // W = 768); s = isqrt(Q + eps); t = d floor(2^48 / s) is the normalized value over sqrt(W),
 // kept as Q.20; the gain word holds gamma sqrt(W) in Q.16, beta is in the output format.
-// Golden semantics: model_export/numerics/functions.py (isqrt, layernorm).
+// Golden semantics: model_export/accel/numerics/functions.py (isqrt, layernorm).
 #ifndef EB_LAYERNORM_H
 #define EB_LAYERNORM_H
 

@@ -1,7 +1,7 @@
 // Piecewise-linear function tables (GELU, tanh; exp2 and ln(1+f) use the same interpolation):
 // Q.16 samples at breakpoints lo + i / 2^seg_log2, interpolated with one multiply and a rounded
 // shift. The tables travel in the shared artifact (EdgeBERT's auxiliary buffer).
-// Golden semantics: model_export/numerics/functions.py (Pwl, pwl_eval, gelu, tanh).
+// Golden semantics: model_export/accel/numerics/functions.py (Pwl, pwl_eval, gelu, tanh).
 #ifndef EB_PWL_H
 #define EB_PWL_H
 

@@ -1,7 +1,7 @@
 // Softmax over one row of attention scores, with the adaptive-span mask, as UQ1.15.
 // e^x = 2^(x log2 e): an integer shift and a table-interpolated 2^f; the row's reciprocal is one
 // exact division floor(2^40 / sum). The mask (by query-key distance) multiplies afterwards.
-// Golden semantics: model_export/numerics/functions.py (exp_neg, softmax, apply_span_mask).
+// Golden semantics: model_export/accel/numerics/functions.py (exp_neg, softmax, apply_span_mask).
 #ifndef EB_SOFTMAX_H
 #define EB_SOFTMAX_H
 

@@ -1,6 +1,6 @@
 // Full-accelerator testbench: loads the memory images, runs every sentence through phase 1 and
 // phase 2 and compares logits, entropies, exit and predicted layers, saturations and the cycle
-// counts with the golden model and the cost model (vectors from host/vectors.py).
+// counts with the golden model and the cost model (vectors from host/sim/vectors.py).
 //
 // Built two ways: against the C-sim bridge (bridge.cpp; also the AddressSanitizer +
 // UndefinedBehaviorSanitizer build), or with -DEB_TB_TOP against the synthesizable top function

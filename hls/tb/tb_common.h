@@ -1,5 +1,5 @@
 // Shared helpers of the C++ testbenches: read test vectors (whitespace-separated integers,
-// written by host/vectors.py from the golden model), count and print "N passed, N failed".
+// written by host/sim/vectors.py from the golden model), count and print "N passed, N failed".
 // Every testbench exits non-zero when a case fails or when it ran no case at all.
 #ifndef TB_COMMON_H
 #define TB_COMMON_H

@@ -261,7 +261,7 @@ def test_block_design_of_each_board(board, ip_repo, tmp_path):
     assert want["mhz"] < timing["fmax_mhz"] < want["mhz"] * 1.05
     assert timing["timing_met"] is True and timing["wns_ns"] == pytest.approx(0.123)
     assert timing["board"] == board and timing["part"] == want["part"]
-    # host/boards.py reads exactly this field as a float.
+    # host/runtime/boards.py reads exactly this field as a float.
     assert float(json.loads((out / "timing.json").read_text())["fmax_mhz"]) == timing["fmax_mhz"]
 
 

@@ -2,7 +2,7 @@
 map, MMIO with register hooks, pynq.allocate buffers) on x86, with a fake PYNQ device in the
 pattern of PYNQ's own tests: its register hooks run the C-simulation library when AP_START is
 written, reading and writing the buffers at the programmed addresses. The .hwh fixture is
-generated from the HLS interface description (host/hwh.py)."""
+generated from the HLS interface description (host/runtime/hwh.py)."""
 import ctypes
 import json
 from pathlib import Path

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 ACT_BITS = 16
-# Activation sites, one 16-bit format each (model_export/quant.py describes them).
+# Activation sites, one 16-bit format each (model_export/train/quant.py describes them).
 SITES = ("emb", "hidden", "q", "k", "v", "score", "ffn", "pool", "logit")
 
 
