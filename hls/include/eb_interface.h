@@ -185,7 +185,8 @@ enum Counter {
     C_MACS = 7,           // multiply-accumulates issued (real lanes only)
     C_OFFCHIP_WORDS = 8,  // 32-bit words read from DDR during the phase
     C_SATURATIONS = 9,    // saturation events
-    N_COUNTERS = 10
+    C_GATED_MACS = 10,    // MACs with a zero operand, clock-gated (a subset of MACS; no cycle skipped)
+    N_COUNTERS = 11
 };
 
 // ---- schedule: cycles of one pass of each operator (cost.py computes with them) ----

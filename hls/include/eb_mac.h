@@ -6,6 +6,11 @@
 // Lanes beyond the real rows/columns are idle (zero operands, clock-gated): the cycle count is
 // that of whole tiles, and only real lanes are drained. Golden semantics:
 // numerics.fixed.matmul_exact + requantize.
+//
+// Zero-operand gating: lane (i, j) is clock-gated in a cycle where its row operand or its
+// column operand is zero (no cycle is skipped). The gate count of a cycle is
+// mi nj - nz(row operands) nz(column operands), from the broadcast operands alone; C_GATED_MACS
+// sums it over the real lanes (golden.gated_macs).
 #ifndef EB_MAC_H
 #define EB_MAC_H
 
@@ -46,6 +51,7 @@ void mac_array(int M, int cols, int K, const AFetch &a, const BFetch &b, Out &ou
 #pragma HLS ARRAY_PARTITION variable=acc complete dim=0
             for (int i = 0; i < N; i++)
                 for (int j = 0; j < N; j++) acc[i][j] = 0;
+            int64_t live = 0;            // operand pairs of real lanes with no zero operand
             for (int k = 0; k < K; k++) {
 #pragma HLS PIPELINE II=1
                 // One cycle: N row operands and N column operands are broadcast across the
@@ -55,6 +61,10 @@ void mac_array(int M, int cols, int K, const AFetch &a, const BFetch &b, Out &ou
 #pragma HLS ARRAY_PARTITION variable=bk complete
                 for (int i = 0; i < N; i++) ak[i] = i < mi ? operand_t(a(i0 + i, k)) : operand_t(0);
                 for (int j = 0; j < N; j++) bk[j] = j < nj ? operand_t(b(k, j0 + j)) : operand_t(0);
+                int nz_a = 0, nz_b = 0;  // idle lanes carry zeros: they never count here
+                for (int i = 0; i < N; i++) nz_a += ak[i] != 0;
+                for (int j = 0; j < N; j++) nz_b += bk[j] != 0;
+                live += nz_a * nz_b;
                 for (int i = 0; i < N; i++) {
 #pragma HLS UNROLL
                     for (int j = 0; j < N; j++) {
@@ -69,6 +79,7 @@ void mac_array(int M, int cols, int K, const AFetch &a, const BFetch &b, Out &ou
             }
             cnt.cycles(kind, K + N);
             cnt.v[C_MACS] += int64_t(mi) * nj * K;
+            cnt.v[C_GATED_MACS] += int64_t(mi) * nj * K - live;
         }
     }
     cnt.cycles(kind, CONFIG_T::pipe);

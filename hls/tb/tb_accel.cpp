@@ -1,6 +1,7 @@
 // Full-accelerator testbench: loads the memory images, runs every sentence through phase 1 and
-// phase 2 and compares logits, entropies, exit and predicted layers, saturations and the cycle
-// counts with the golden model and the cost model (vectors from host/sim/vectors.py).
+// phase 2 and compares logits, entropies, exit and predicted layers, saturations, the cycle
+// counts and the MACs with a zero operand with the golden model and the cost model (vectors
+// from host/sim/vectors.py).
 //
 // Built two ways: against the C-sim bridge (bridge.cpp; also the AddressSanitizer +
 // UndefinedBehaviorSanitizer build), or with -DEB_TB_TOP against the synthesizable top function
@@ -101,6 +102,8 @@ int main(int argc, char **argv) {
         const long long h1 = int32_t(res[eb::R_H1]), exit_now = res[eb::R_EXIT_NOW];
         const long long predicted = res[eb::R_PREDICTED], cycles1 = counter(res, eb::C_CYCLES);
         long long sat = counter(res, eb::C_SATURATIONS), cycles2 = 0, exit_layer = 1;
+        const long long gated1 = counter(res, eb::C_GATED_MACS);
+        long long gated2 = 0;
         std::vector<long long> ents(1, h1);
         if (ok && !exit_now) {
             const int stop = policy == 1 ? (predicted < 2 ? 2 : int(predicted)) : layers;
@@ -109,6 +112,7 @@ int main(int argc, char **argv) {
             for (int l = 2; l <= exit_layer; l++) ents.push_back(int32_t(res[eb::R_ENTROPY + l - 1]));
             cycles2 = counter(res, eb::C_CYCLES);
             sat += counter(res, eb::C_SATURATIONS);
+            gated2 = counter(res, eb::C_GATED_MACS);
         }
         const long before = t.failed;
         t.check(ok, c, "status ok", ok, 1);
@@ -125,6 +129,8 @@ int main(int argc, char **argv) {
         expect(t, r, c, "saturations", sat);
         expect(t, r, c, "phase 1 cycles", cycles1);
         expect(t, r, c, "phase 2 cycles", cycles2);
+        expect(t, r, c, "phase 1 gated macs", gated1);
+        expect(t, r, c, "phase 2 gated macs", gated2);
         sentences_failed += t.failed > before;
     }
     std::printf("sentences: %ld passed, %ld failed\n", sentences - sentences_failed, sentences_failed);

@@ -1,5 +1,6 @@
 // MAC array + requantizer: random matmuls (partial tiles included) against the golden
-// products, and the cycle count against the cost model.
+// products, the cycle count against the cost model and the MACs with a zero operand against
+// the golden count.
 #include "eb_af.h"
 #include "eb_mac.h"
 #include "tb_common.h"
@@ -32,7 +33,7 @@ int main(int argc, char **argv) {
         tb::Cursor r(v);
         const int n = int(r.next()), M = int(r.next()), cols = int(r.next()), K = int(r.next());
         const int shift = int(r.next());
-        const long long want_cycles = r.next();
+        const long long want_cycles = r.next(), want_gated = r.next();
         if (n != eb::N) {
             std::printf("vectors are for an array of %d, this build has %d\n", n, eb::N);
             return 2;
@@ -60,6 +61,7 @@ int main(int argc, char **argv) {
         t.check(ok && sat.count == want_sat, c, "saturations", sat.count, want_sat);
         t.check(cnt.v[eb::C_CYCLES] == want_cycles, c, "cycles", cnt.v[eb::C_CYCLES], want_cycles);
         t.check(cnt.v[eb::C_MACS] == (long long)M * cols * K, c, "macs", cnt.v[eb::C_MACS], (long long)M * cols * K);
+        t.check(cnt.v[eb::C_GATED_MACS] == want_gated, c, "gated macs", cnt.v[eb::C_GATED_MACS], want_gated);
     }
     return t.finish();
 }

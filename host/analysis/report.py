@@ -1,36 +1,44 @@
 """Reports: run logs (JSONL from `edgebert run`) through the 12 nm projection into a Markdown
-report with PNG plots and a JSON summary comparing base, EE, LAI and the oracle.
+report with PNG plots and a JSON summary comparing the modes base, ee, lai, lai-slack, oracle
+and bound (edgebert.runtime.policy), with each ratio against lai split into fewer layers x lower
+voltage (edgebert.analysis.replay.decomposition).
 
-A mode's figures come from its own log. The oracle, and every mode at other latency targets,
-can also be re-projected from a log that holds each sentence's predicted and true exit layers:
-the cycles of any plan follow from the cost model, which equals the measured counters exactly.
+A mode's figures come from its own log. A mode without a log (oracle and bound always; lai-slack
+when only lai ran), and every mode at other latency targets, is re-projected from a log that
+holds each sentence's predicted and true exit layers: the cycles of any plan follow from the cost
+model, which equals the measured counters exactly. Energies include the V/F switches and the
+idle power from a sentence's end to its deadline (ASIC time: target x top clock / f0).
 """
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+from edgebert.accel.artifact import load_artifact
+from edgebert.accel.asic12nm import EnergyParams
+from edgebert.accel.builds import schedule_for
+from edgebert.accel.checksum import artifact_dir, find_artifact
+from edgebert.accel.cost import Schedule
+from edgebert.analysis import report_plots
+from edgebert.analysis.energy import (
+    BREAKDOWN,
+    idle_energy_uj,
+    lower_bound_energy,
+    phase_energy,
+    switch_energy_uj,
+)
+from edgebert.analysis.replay import decomposition
+from edgebert.core.errors import InputError
+from edgebert.core.paths import DEFAULT_MODEL_DIR
+from edgebert.runtime.boards import get_board
+from edgebert.runtime.clocks import Clock
+from edgebert.runtime.policy import MODES, operating_clocks, phase1_clock, phase2_plan, vf_point
+from edgebert.runtime.runner import log_header
 
-from edgebert.accel.artifact import load_artifact  # noqa: E402
-from edgebert.accel.asic12nm import EnergyParams  # noqa: E402
-from edgebert.accel.builds import schedule_for  # noqa: E402
-from edgebert.accel.checksum import artifact_dir, find_artifact  # noqa: E402
-from edgebert.accel.cost import Schedule  # noqa: E402
-from edgebert.analysis.energy import OPERATORS, phase_energy, switch_energy_uj  # noqa: E402
-from edgebert.core.errors import InputError  # noqa: E402
-from edgebert.core.paths import DEFAULT_MODEL_DIR  # noqa: E402
-from edgebert.runtime.boards import get_board  # noqa: E402
-from edgebert.runtime.clocks import Clock  # noqa: E402
-from edgebert.runtime.policy import phase1_clock, phase2_plan, vf_point  # noqa: E402
-from edgebert.runtime.runner import log_header  # noqa: E402
-
-MODES = ("base", "ee", "lai", "oracle")
-COLORS = {"base": "tab:grey", "ee": "tab:blue", "lai": "tab:green", "oracle": "tab:purple"}
+# Modes re-projected when no log of theirs is given, and the log whose accuracy they share.
+REPROJECTED = {"lai-slack": "lai", "oracle": "ee", "bound": "ee"}
 
 
 class ReportError(InputError):
@@ -57,8 +65,14 @@ def load_run(path: Path) -> tuple[dict, list[dict]]:
 
 
 # ---- projection of one sentence ------------------------------------------------------------------
-def project(rec: dict, p: EnergyParams, sched: Schedule) -> dict:
-    """Energy per operator (uJ), total, and ASIC latency (ms) of a logged sentence."""
+def asic_deadline_ms(target_ms: float, board, p: EnergyParams) -> float:
+    """A board-time target in ASIC time: a clock at a fraction r of the top clock maps to a point
+    at least r f0 fast, so a sentence in time on the board is in time on the ASIC."""
+    return target_ms * board.top_clock / p.f0_mhz
+
+
+def project(rec: dict, p: EnergyParams, sched: Schedule, deadline_ms: float) -> dict:
+    """Energy per operator (uJ, with switch and idle), total, and ASIC latency (ms) of a logged sentence."""
     e1, t1 = phase_energy(p, sched, rec["tokens"], 1, True, rec["phase1"]["counters"], rec["phase1"]["vf"]["volts"])
     ops, ms, phases = dict(e1), t1, {"phase1": sum(e1.values()), "phase2": 0.0}
     if "phase2" in rec:
@@ -67,38 +81,88 @@ def project(rec: dict, p: EnergyParams, sched: Schedule) -> dict:
         ops = {k: ops[k] + e2[k] for k in ops}
         ms += t2
         phases["phase2"] = sum(e2.values())
-    switch = switch_energy_uj(p, rec.get("clock_switches", 0))
-    ops["overhead"] += switch
-    return {"ops": ops, "phases": phases, "energy_uj": sum(ops.values()),
-            "asic_ms": ms + rec.get("clock_switches", 0) * p.t_switch_ns * 1e-6}
+    ms += rec.get("clock_switches", 0) * p.t_switch_ns * 1e-6
+    ops["switch"] = switch_energy_uj(p, rec.get("clock_switches", 0))
+    ops["idle"] = float(idle_energy_uj(p, deadline_ms - ms))
+    return {"ops": ops, "phases": phases, "energy_uj": sum(ops.values()), "asic_ms": ms, "exit_layer": rec["exit_layer"]}
+
+
+def _sentence(p, sched, s, c1, v1, layers2, v2, switches, board_ms, target_ms, deadline_ms) -> dict:
+    e1, a1 = phase_energy(p, sched, s, 1, True, c1, v1)
+    ops, asic = dict(e1), a1
+    if layers2 > 0:
+        e2, a2 = phase_energy(p, sched, s, layers2, False, sched.phase2(s, layers2), v2)
+        ops = {k: ops[k] + e2[k] for k in ops}
+        asic += a2
+    asic += switches * p.t_switch_ns * 1e-6
+    ops["switch"] = switch_energy_uj(p, switches)
+    ops["idle"] = float(idle_energy_uj(p, deadline_ms - asic))
+    return {"ops": ops, "energy_uj": sum(ops.values()), "latency_ms": board_ms, "asic_ms": asic,
+            "met": board_ms <= target_ms + 1e-12, "exit_layer": 1 + layers2}
 
 
 def replan(rec: dict, policy: str, target_ms: float, board, p: EnergyParams, sched: Schedule,
            threshold_layers: int = 12) -> dict:
-    """A logged sentence under another policy or target: the plan the host would make, its
-    cycles from the cost model, its energy and latency (board time and ASIC time)."""
+    """A logged sentence under another runnable policy or target: the plan the host would make,
+    its cycles from the cost model, its energy and latency (board time and ASIC time)."""
     clock, grid = Clock(board), p.grid
     s, layers, top = rec["tokens"], threshold_layers, board.top_clock
     c1 = rec["phase1"]["cycles"]
     true_exit, pred = rec["true_exit_layer"], rec["predicted_exit_layer"]
     f1 = phase1_clock(policy, clock, grid, sched, c1, s, layers, target_ms)
     ms = c1 / (f1 * 1e3) + (f1 != top) * board.clock_switch_us / 1e3
-    exit_layer = {"base": layers, "ee": true_exit, "oracle": true_exit,
-                  "lai": 1 if true_exit == 1 else min(true_exit, max(pred, 2))}[policy]
-    counters1 = dict(rec["phase1"]["counters"])
-    e1, a1 = phase_energy(p, sched, s, 1, True, counters1, vf_point(grid, clock, f1).volts)
-    ops, asic, switches = dict(e1), a1, int(f1 != top)
+    at_pred = 1 if true_exit == 1 else min(true_exit, max(pred, 2))
+    exit_layer = {"base": layers, "ee": true_exit, "oracle": true_exit, "lai": at_pred, "lai-slack": at_pred}[policy]
+    switches, f2 = int(f1 != top), f1
     if exit_layer > 1:
-        plan = phase2_plan(policy, clock, grid, sched, s, layers, pred, true_exit, ms, target_ms)
-        c2 = sched.phase2(s, exit_layer - 1)
-        ms += c2["cycles"] / (plan.mhz * 1e3) + (plan.mhz != f1) * board.clock_switch_us / 1e3
-        switches += plan.mhz != f1
-        e2, a2 = phase_energy(p, sched, s, exit_layer - 1, False, c2, plan.vf.volts)
-        ops = {k: ops[k] + e2[k] for k in ops}
-        asic += a2
-    ops["overhead"] += switch_energy_uj(p, switches)
-    return {"energy_uj": sum(ops.values()), "latency_ms": ms, "met": ms <= target_ms + 1e-12,
-            "exit_layer": exit_layer, "asic_ms": asic}
+        plan = phase2_plan(policy, clock, grid, sched, s, layers, pred, true_exit, ms, target_ms, current_mhz=f1)
+        f2 = plan.mhz
+        ms += sched.phase2_cycles(s, exit_layer - 1) / (f2 * 1e3) + (f2 != f1) * board.clock_switch_us / 1e3
+        switches += f2 != f1
+    return _sentence(p, sched, s, dict(rec["phase1"]["counters"]), vf_point(grid, clock, f1).volts, exit_layer - 1,
+                     vf_point(grid, clock, f2).volts, switches, ms, target_ms, asic_deadline_ms(target_ms, board, p))
+
+
+def at_v0(rec: dict, exit_layer: int, target_ms: float, board, p: EnergyParams, sched: Schedule) -> float:
+    """Energy (uJ) of the sentence's first `exit_layer` layers all at V0 (EE stopped there)."""
+    s, top = rec["tokens"], board.top_clock
+    ms = (rec["phase1"]["cycles"] + sched.phase2_cycles(s, exit_layer - 1)) / (top * 1e3)
+    return _sentence(p, sched, s, dict(rec["phase1"]["counters"]), p.v0, exit_layer - 1, p.v0, 0, ms, target_ms,
+                     asic_deadline_ms(target_ms, board, p))["energy_uj"]
+
+
+class BoundCosts:
+    """Per logged sentence, energy and time of phase 1 and of phase 2 (to `layers` of each) at
+    every operating point (the fastest board clock of each; `operating_clocks`): the `bound` mode
+    at any target through `lower_bound_energy`, with idle power as a credit per ASIC ms used."""
+
+    def __init__(self, records, layers, board, p: EnergyParams, sched: Schedule):
+        clock = Clock(board)
+        self.board, self.p, self.layers = board, p, np.asarray(layers)
+        clocks = operating_clocks(clock, p.grid)
+        n, k = len(records), len(clocks)
+        self.e, self.a, self.t = (np.zeros((n, 2, k)) for _ in range(3))
+        for i, (rec, w) in enumerate(zip(records, self.layers)):
+            s = rec["tokens"]
+            c2 = sched.phase2(s, int(w) - 1) if w > 1 else None
+            for j, mhz in enumerate(clocks):
+                v = vf_point(p.grid, clock, mhz).volts
+                e1, a1 = phase_energy(p, sched, s, 1, True, rec["phase1"]["counters"], v)
+                self.e[i, 0, j], self.a[i, 0, j], self.t[i, 0, j] = sum(e1.values()), a1, rec["phase1"]["cycles"] / (mhz * 1e3)
+                if c2 is not None:
+                    e2, a2 = phase_energy(p, sched, s, int(w) - 1, False, c2, v)
+                    self.e[i, 1, j], self.a[i, 1, j], self.t[i, 1, j] = sum(e2.values()), a2, c2["cycles"] / (mhz * 1e3)
+
+    def at(self, target_ms: float) -> dict:
+        idle = self.p.idle_power_mw
+        units = np.ones(self.e.shape[:2])
+        energy, used, ok = lower_bound_energy(units, self.e - idle * self.a, self.t, np.full(len(units), target_ms))
+        deadline = asic_deadline_ms(target_ms, self.board, self.p)
+        # the ASIC time of the chosen mix is at most the board time x top / f0 <= the deadline
+        fast = self.t.argmin(-1)[..., None]
+        e_fast = np.take_along_axis(self.e, fast, -1)[..., 0].sum(-1)       # a planned miss: no idle
+        energy = np.where(ok, energy + idle * deadline, e_fast)
+        return {"energy_uj": energy, "latency_ms": used, "met": ok, "exit_layer": self.layers}
 
 
 # ---- summaries -----------------------------------------------------------------------------------
@@ -113,8 +177,20 @@ def mode_summary(records: list[dict], projected: list[dict]) -> dict:
             "latency_ms_mean": float(lat.mean()),
             "asic_latency_ms_p99": float(np.percentile([x["asic_ms"] for x in projected], 99)),
             "target_met_fraction": float(np.mean([r["target_met"] for r in records])),
-            "energy_breakdown_uj": {k: float(np.mean([x["ops"][k] for x in projected])) for k in OPERATORS},
+            "planned_misses": sum(bool(r.get("planned_miss")) for r in records),
+            "energy_breakdown_uj": {k: float(np.mean([x["ops"][k] for x in projected])) for k in BREAKDOWN},
             "energy_phase_uj": {k: float(np.mean([x["phases"][k] for x in projected])) for k in ("phase1", "phase2")}}
+
+
+def reprojected_summary(plans: list[dict] | dict, accuracy) -> dict:
+    """A re-projected mode's figures (plans: per-sentence dicts, or arrays for bound)."""
+    get = (lambda k: np.asarray(plans[k])) if isinstance(plans, dict) else (lambda k: np.array([x[k] for x in plans]))
+    out = {"n": len(get("energy_uj")), "accuracy": accuracy, "avg_exit_layer": float(get("exit_layer").mean()),
+           "energy_uj_mean": float(get("energy_uj").mean()), "latency_ms_p99": float(np.percentile(get("latency_ms"), 99)),
+           "target_met_fraction": float(get("met").mean()), "reprojected": True}
+    if isinstance(plans, list):
+        out["energy_breakdown_uj"] = {k: float(np.mean([x["ops"][k] for x in plans])) for k in BREAKDOWN}
+    return out
 
 
 def load_runs(run_paths: list[Path]) -> dict[str, tuple[dict, list[dict]]]:
@@ -159,34 +235,70 @@ def _project(run_paths: list[Path], p: EnergyParams, model_dirs=None) -> tuple[d
     task = run_artifact(head, model_dirs)
     sched = schedule_for(task, board.name, head.get("array_n", board.array_n)).warm()
     target = float(head["target_ms"])
+    deadline, layers = asic_deadline_ms(target, board, p), task.cfg.layers
 
-    modes = {}
-    projections = {}
+    modes, projections, exits = {}, {}, {}
     for mode, (_, records) in runs.items():
-        proj = [project(r, p, sched) for r in records]
+        proj = [project(r, p, sched, deadline) for r in records]
         projections[mode] = (records, proj)
         modes[mode] = mode_summary(records, proj)
-    # The oracle re-projected from a log that knows each sentence's true exit layer.
-    source = next((runs[m][1] for m in ("lai", "ee", "oracle", "base") if m in runs), None)
-    if "oracle" not in modes and source is not None:
-        plans = [replan(r, "oracle", target, board, p, sched, task.cfg.layers) for r in source]
-        modes["oracle"] = {"n": len(plans), "accuracy": modes.get("ee", {}).get("accuracy"),
-                           "avg_exit_layer": float(np.mean([x["exit_layer"] for x in plans])),
-                           "energy_uj_mean": float(np.mean([x["energy_uj"] for x in plans])),
-                           "latency_ms_p99": float(np.percentile([x["latency_ms"] for x in plans], 99)),
-                           "target_met_fraction": float(np.mean([x["met"] for x in plans])),
-                           "reprojected": True}
+    # Modes without a log, re-projected from a log that knows each sentence's true exit layer.
+    source = next((runs[m][1] for m in ("lai", "lai-slack", "ee", "oracle", "base") if m in runs), None)
+    replans = {}
+    if source is not None:
+        for mode, acc_from in REPROJECTED.items():
+            if mode in modes:
+                continue
+            acc = modes.get(acc_from, {}).get("accuracy")
+            if mode == "bound":
+                plans = BoundCosts(source, [r["true_exit_layer"] for r in source], board, p, sched).at(target)
+            else:
+                plans = [replan(r, mode, target, board, p, sched, layers) for r in source]
+                replans[mode] = plans
+            modes[mode] = reprojected_summary(plans, acc)
+            exits[mode] = list(np.asarray(plans["exit_layer"] if isinstance(plans, dict)
+                                          else [x["exit_layer"] for x in plans]))
     summary = {"task": head["task"], "board": head["board"], "latency_target_ms": target,
+               "idle_power": p.idle_power, "gated_mac_fraction": p.gated_mac_fraction,
                "modes": {m: modes[m] for m in MODES if m in modes}}
-    if "lai" in modes:
-        for other in ("base", "ee"):
-            if other in modes:
-                summary[f"ratio_{other}_over_lai"] = modes[other]["energy_uj_mean"] / modes["lai"]["energy_uj_mean"]
-        if "oracle" in modes and "ee" in modes:
-            summary["ratio_ee_over_oracle"] = modes["ee"]["energy_uj_mean"] / modes["oracle"]["energy_uj_mean"]
+    energy = {m: s["energy_uj_mean"] for m, s in summary["modes"].items()}
+    for ref in ("lai", "bound"):
+        if ref in energy:
+            for m in energy:
+                if m != ref:
+                    summary[f"ratio_{m}_over_{ref}"] = energy[m] / energy[ref]
+    if "oracle" in energy and "ee" in energy:
+        summary["ratio_ee_over_oracle"] = energy["ee"] / energy["oracle"]
+    if "lai" in runs:
+        summary.update(_against_lai(runs, exits, source, energy, target, board, p, sched, layers))
     ctx = {"board": board, "task": task, "sched": sched, "target": target, "source": source,
            "projections": projections, "modes": modes}
     return summary, ctx
+
+
+def _against_lai(runs, exits, source, energy, target, board, p, sched, layers) -> dict:
+    """The decomposition of each ratio against lai (edgebert.analysis.replay.decomposition) and
+    the oracle and bound evaluated at lai's own exit layers."""
+    v0 = {}
+    for m in energy:
+        pairs = ([(r, r["exit_layer"]) for r in runs[m][1]] if m in runs else list(zip(source, exits.get(m, []))))
+        if pairs:
+            v0[m] = float(np.mean([at_v0(r, int(e), target, board, p, sched) for r, e in pairs]))
+    dec = decomposition({m: energy[m] for m in v0}, v0)
+    lai_recs = runs["lai"][1]
+    lai_layers = [r["exit_layer"] for r in lai_recs]
+    oracle_at = [replan({**r, "true_exit_layer": e}, "oracle", target, board, p, sched, layers)
+                 for r, e in zip(lai_recs, lai_layers)]
+    bound_at = BoundCosts(lai_recs, lai_layers, board, p, sched).at(target)
+    e_oracle, e_bound = float(np.mean([x["energy_uj"] for x in oracle_at])), float(np.mean(bound_at["energy_uj"]))
+    out = {"decomposition_over_lai": dec, "energy_uj_oracle_at_lai_layers": e_oracle,
+           "energy_uj_bound_at_lai_layers": e_bound,
+           "ratio_lai_over_oracle_at_lai_layers": energy["lai"] / e_oracle,
+           "ratio_lai_over_bound_at_lai_layers": energy["lai"] / e_bound}
+    for m, d in dec.items():
+        out[f"layers_factor_{m}_over_lai"] = d["layers_factor"]
+        out[f"dvfs_factor_{m}_over_lai"] = d["dvfs_factor"]
+    return out
 
 
 def projection(run_paths: list[Path], params: EnergyParams | None = None, model_dirs=None) -> dict:
@@ -206,178 +318,26 @@ def build_report(run_paths: list[Path], out_dir: Path, params: EnergyParams | No
     targets_ms = targets_ms or list(np.round(np.linspace(0.4, 2.0, 9) * target, 3))
     curve = _target_curve(source, targets_ms, board, p, sched, layers) if source else {}
     summary["energy_vs_target"] = curve
-    plots = _plots(out_dir, c["projections"], c["modes"], curve, sweep, target)
+    plots = report_plots.plots(out_dir, c["projections"], c["modes"], curve, sweep, target)
     if measured:
-        summary["measured"] = _measured(measured, p, sched, source)
-        plots["measured"] = _measured_plot(out_dir, summary["measured"])
+        summary["measured"] = report_plots.measured(measured, p, sched, source)
+        plots["measured"] = report_plots.measured_plot(out_dir, summary["measured"])
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=1))
-    (out_dir / "report.md").write_text(_markdown(summary, plots, sweep, p))
+    (out_dir / "report.md").write_text(report_plots.markdown(summary, plots, sweep, p))
     return summary
-
-
-def _measured(measured: dict, p: EnergyParams, sched: Schedule, records) -> dict:
-    """The board's measured energy per sentence at each clock beside the 12 nm projection of the
-    same work (EE at the ASIC point that stands for that clock)."""
-    from edgebert.runtime.boards import get_board
-    from edgebert.runtime.policy import vf_point
-    board = get_board(measured["board"])
-    clock = Clock(board)
-    rows = []
-    for r in measured["clocks"]:
-        v = vf_point(p.grid, clock, r["clock_mhz"]).volts
-        asic = []
-        for rec in records or []:
-            e, _ = phase_energy(p, sched, rec["tokens"], 1, True, rec["phase1"]["counters"], v)
-            total = sum(e.values())
-            if rec["true_exit_layer"] > 1:
-                e2, _ = phase_energy(p, sched, rec["tokens"], rec["true_exit_layer"] - 1, False,
-                                     sched.phase2(rec["tokens"], rec["true_exit_layer"] - 1), v)
-                total += sum(e2.values())
-            asic.append(total)
-        rows.append({"clock_mhz": r["clock_mhz"], "fpga_mj_per_sentence": r["energy_mj_per_sentence"],
-                     "asic_volts": v, "asic_uj_per_sentence": float(np.mean(asic)) if asic else None})
-    return {"board": measured["board"], "power_source": measured.get("power_source"), "clocks": rows}
-
-
-def _measured_plot(out: Path, m: dict) -> str:
-    fig, ax1 = plt.subplots(figsize=(7, 3.5))
-    c = [r["clock_mhz"] for r in m["clocks"]]
-    ax1.plot(c, [r["fpga_mj_per_sentence"] for r in m["clocks"]], "o-", color="tab:red")
-    ax1.set_xlabel("PL clock (MHz)"), ax1.set_ylabel(f"{m['board']} measured (mJ / sentence)", color="tab:red")
-    ax2 = ax1.twinx()
-    ax2.plot(c, [r["asic_uj_per_sentence"] or 0 for r in m["clocks"]], "s--", color="tab:blue")
-    ax2.set_ylabel("12 nm projection (uJ / sentence)", color="tab:blue")
-    ax1.set_title("measured FPGA energy beside the 12 nm projection")
-    return _save(fig, out / "measured_energy.png")
 
 
 def _target_curve(records, targets, board, p, sched, layers) -> dict:
     curve = {m: [] for m in MODES}
+    bound = BoundCosts(records, [r["true_exit_layer"] for r in records], board, p, sched)
     for t in targets:
         for m in MODES:
-            plans = [replan(r, m, float(t), board, p, sched, layers) for r in records]
-            curve[m].append({"target_ms": float(t), "energy_uj_mean": float(np.mean([x["energy_uj"] for x in plans])),
-                             "target_met_fraction": float(np.mean([x["met"] for x in plans]))})
+            if m == "bound":
+                b = bound.at(float(t))
+                e, met = b["energy_uj"], b["met"]
+            else:
+                plans = [replan(r, m, float(t), board, p, sched, layers) for r in records]
+                e, met = [x["energy_uj"] for x in plans], [x["met"] for x in plans]
+            curve[m].append({"target_ms": float(t), "energy_uj_mean": float(np.mean(e)),
+                             "target_met_fraction": float(np.mean(met))})
     return curve
-
-
-# ---- plots -----------------------------------------------------------------------------------------
-def _save(fig, path: Path) -> str:
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path.name
-
-
-def _plots(out: Path, projections, modes, curve, sweep, target) -> dict[str, str]:
-    files = {}
-    fig, ax = plt.subplots(figsize=(7, 3.5))
-    width = 0.8 / max(len(projections), 1)
-    for i, (mode, (records, _)) in enumerate(projections.items()):
-        hist = np.bincount([r["exit_layer"] for r in records], minlength=13)[1:]
-        ax.bar(np.arange(1, 13) + i * width - 0.4 + width / 2, hist, width, label=mode, color=COLORS[mode])
-    ax.set_xlabel("exit layer"), ax.set_ylabel("sentences"), ax.set_xticks(range(1, 13)), ax.legend()
-    ax.set_title("exit-layer histogram")
-    files["exit_histogram"] = _save(fig, out / "exit_histogram.png")
-
-    if sweep:
-        fig, ax1 = plt.subplots(figsize=(7, 3.5))
-        t = [r["threshold"] for r in sweep]
-        ax1.plot(t, [100 * r["accuracy"] for r in sweep], "o-", color="tab:blue")
-        ax1.set_xlabel("entropy threshold T"), ax1.set_ylabel("accuracy (%)", color="tab:blue")
-        ax2 = ax1.twinx()
-        ax2.plot(t, [r["avg_exit_layer"] for r in sweep], "s--", color="tab:red")
-        ax2.set_ylabel("average exit layer", color="tab:red")
-        ax1.set_title("accuracy and average exit layer against the threshold")
-        files["threshold_sweep"] = _save(fig, out / "threshold_sweep.png")
-
-        fig, ax = plt.subplots(figsize=(6, 4))
-        e = np.array([r["energy_uj_mean"] for r in sweep])
-        a = np.array([100 * r["accuracy"] for r in sweep])
-        ax.scatter(e, a, c="tab:blue", s=14, label="thresholds (EE at V0)")
-        order = np.argsort(e)
-        front, best = [], -1.0
-        for i in order:
-            if a[i] > best:
-                front.append(i)
-                best = a[i]
-        ax.plot(e[front], a[front], "-", color="tab:orange", label="Pareto front")
-        ax.set_xlabel("energy per sentence (uJ, 12 nm)"), ax.set_ylabel("accuracy (%)"), ax.legend()
-        ax.set_title("accuracy against energy over thresholds")
-        files["pareto"] = _save(fig, out / "pareto.png")
-
-    if curve:
-        fig, ax = plt.subplots(figsize=(7, 3.5))
-        for m, pts in curve.items():
-            ax.plot([q["target_ms"] for q in pts], [q["energy_uj_mean"] for q in pts], "o-", label=m, color=COLORS[m])
-        ax.axvline(target, color="k", lw=0.8, ls=":")
-        ax.set_xlabel("latency target (ms, board time)"), ax.set_ylabel("energy per sentence (uJ)"), ax.legend()
-        ax.set_title("energy against the latency target")
-        files["energy_vs_target"] = _save(fig, out / "energy_vs_target.png")
-
-    fig, ax = plt.subplots(figsize=(7, 3.5))
-    names = [m for m in MODES if m in modes and "energy_breakdown_uj" in modes[m]]
-    bottom = np.zeros(len(names))
-    for op in OPERATORS:
-        vals = np.array([modes[m]["energy_breakdown_uj"][op] for m in names])
-        ax.bar(names, vals, bottom=bottom, label=op)
-        bottom += vals
-    ax.set_ylabel("energy per sentence (uJ)"), ax.legend(fontsize=7, ncol=2)
-    ax.set_title("energy per operator")
-    files["energy_breakdown"] = _save(fig, out / "energy_breakdown.png")
-
-    fig, ax = plt.subplots(figsize=(7, 3.5))
-    for mode, (records, _) in projections.items():
-        ax.hist([r["latency_ms"] for r in records], bins=40, histtype="step", label=mode, color=COLORS[mode])
-    ax.axvline(target, color="k", lw=1, ls="--", label="target")
-    ax.set_xlabel("latency per sentence (ms, board time)"), ax.set_ylabel("sentences"), ax.legend()
-    ax.set_title("latency against the target")
-    files["latency"] = _save(fig, out / "latency.png")
-
-    fig, ax = plt.subplots(figsize=(7, 3.5))
-    for i, (mode, (records, _)) in enumerate(projections.items()):
-        time_at = {}
-        for r in records:
-            for ph in ("phase1", "phase2"):
-                if ph in r:
-                    time_at[r[ph]["clock_mhz"]] = time_at.get(r[ph]["clock_mhz"], 0.0) + r[ph]["ms"]
-        total = sum(time_at.values())
-        clocks = sorted(time_at)
-        ax.bar([f"{c:g}" for c in clocks], [100 * time_at[c] / total for c in clocks], alpha=0.6, label=mode,
-               color=COLORS[mode])
-    ax.set_xlabel("PL clock (MHz)"), ax.set_ylabel("share of accelerator time (%)"), ax.legend()
-    ax.set_title("clock residency")
-    files["clock_residency"] = _save(fig, out / "clock_residency.png")
-    return files
-
-
-def _markdown(summary: dict, plots: dict, sweep, p: EnergyParams) -> str:
-    rows = ["| mode | accuracy | avg exit layer | energy / sentence (uJ) | latency p99 (ms) | target met |",
-            "|---|---|---|---|---|---|"]
-    for m, s in summary["modes"].items():
-        acc = "-" if s.get("accuracy") is None else f"{100 * s['accuracy']:.1f} %"
-        note = " (re-projected)" if s.get("reprojected") else ""
-        rows.append(f"| {m}{note} | {acc} | {s['avg_exit_layer']:.2f} | {s['energy_uj_mean']:.3f} | "
-                    f"{s['latency_ms_p99']:.2f} | {100 * s['target_met_fraction']:.1f} % |")
-    ratios = ", ".join(f"{k} = {v:.2f}" for k, v in summary.items() if k.startswith("ratio_"))
-    parts = [f"# EdgeBERT report: {summary['task']} on {summary['board']}", "",
-             f"Latency target {summary['latency_target_ms']} ms (board time). Energy: the 12 nm projection "
-             f"(V0 {p.v0} V, f0 {p.f0_mhz:g} MHz, Vmin {p.vmin} V; docs/energy_model.md).", "",
-             *rows, "", f"Ratios: {ratios}.", ""]
-    if "measured" in summary:
-        m = summary["measured"]
-        parts += [f"## Measured on {m['board']} ({m['power_source']})", "",
-                  "| PL clock (MHz) | FPGA, measured (mJ / sentence) | 12 nm point (V) "
-                  "| 12 nm projection (uJ / sentence) |",
-                  "|---|---|---|---|"]
-        parts += [f"| {r['clock_mhz']:g} | {r['fpga_mj_per_sentence']:.4f} | {r['asic_volts']:.2f} | "
-                  + ("-" if r["asic_uj_per_sentence"] is None else f"{r['asic_uj_per_sentence']:.3f}") + " |"
-                  for r in m["clocks"]]
-        parts.append("")
-    titles = {"exit_histogram": "Exit layers", "threshold_sweep": "Threshold sweep", "pareto": "Accuracy and energy",
-              "energy_vs_target": "Energy against the latency target", "energy_breakdown": "Energy per operator",
-              "latency": "Latency against the target", "clock_residency": "Clock residency",
-              "measured": "Measured board energy beside the projection"}
-    for key, name in plots.items():
-        parts += [f"## {titles[key]}", "", f"![{titles[key]}]({name})", ""]
-    return "\n".join(parts)

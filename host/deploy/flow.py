@@ -1,5 +1,8 @@
 """Deployment as a list of named steps (export -> verify -> run_base -> run_ee -> run_lai ->
-projection -> report), the counterpart of the training pipeline.
+run_lai-slack -> run_multitask -> projection -> report), the counterpart of the training pipeline.
+
+run_multitask streams the dev sentences of every task of the artifact (the flow's task first),
+interleaved, through one fresh accelerator under `lai`, switching task at run time.
 
 Each step writes `<out>/<step>.json`: the flow's inputs (artifact checksum, task, board, latency
 target, sentence limit), the step's result and its wall time. A step whose report exists with
@@ -17,18 +20,22 @@ from pathlib import Path
 from edgebert.accel.artifact import load_artifact
 from edgebert.accel.asic12nm import EnergyParams
 from edgebert.accel.checksum import artifact_dir, artifact_sha256
+from edgebert.analysis.multitask import multitask_markdown, multitask_summary
 from edgebert.analysis.report import build_report, projection
 from edgebert.analysis.sweep import threshold_sweep
 from edgebert.core.errors import DeviceError, InputError
 from edgebert.core.tasks import get_task
 from edgebert.core.tokenization import Tokenizer
 from edgebert.runtime.boards import get_board
+from edgebert.runtime.multitask import interleave, multitask_header, run_multitask
 from edgebert.runtime.runner import latency_target, max_tokens, run, run_header, task_items
 from edgebert.sim.backend import CSimBackend
 from edgebert.sim.verify import verify
 
-POLICIES = ("base", "ee", "lai")
-STEPS = ("export", "verify", *(f"run_{p}" for p in POLICIES), "projection", "report")
+POLICIES = ("base", "ee", "lai", "lai-slack")
+MULTITASK_POLICY = "lai"
+MULTITASK_RUN_LENGTH = 1        # alternate the tasks sentence by sentence: a switch before each
+STEPS = ("export", "verify", *(f"run_{p}" for p in POLICIES), "run_multitask", "projection", "report")
 # The inputs a step's result depends on (the others depend on all): a new latency target reruns
 # the runs and what follows, not the artifact check or the bit-exact verification.
 STEP_INPUTS = {"export": ("artifact_sha256", "task"), "verify": ("artifact_sha256", "task", "board", "limit")}
@@ -36,6 +43,20 @@ STEP_INPUTS = {"export": ("artifact_sha256", "task"), "verify": ("artifact_sha25
 
 class VerifyError(DeviceError):
     """The C-simulation differs from the golden model, bit for bit or in cycles."""
+
+
+class LoadCountingBackend(CSimBackend):
+    """The C-simulation keeping its load commands' counters (a task switch's cycles) for the log."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.load_counters: dict[str, dict] = {}
+
+    def _load_shared(self, image):
+        self.load_counters["shared"] = self.acc.load_shared(image)
+
+    def _load_task(self, name, image):
+        self.load_counters["task"] = self.acc.load_task(image)
 
 
 class Flow:
@@ -54,7 +75,7 @@ class Flow:
         self.inputs = {"artifact_sha256": artifact_sha256(self.artifact), "task": task,
                        "board": self.board.name, "target_ms": self.target, "limit": limit}
         self.task, self.limit = task, limit
-        self._hw = self._items = self._backend = None
+        self._hw = self._items = self._backend = self._all = None
 
     # ---- what the steps share, made when first needed ------------------------------------
     @property
@@ -69,6 +90,14 @@ class Flow:
             tok = Tokenizer(max_tokens(self.hw, self.board.name))
             self._items = task_items(self.task, tok, self.limit)
         return self._items
+
+    @property
+    def all_tasks(self) -> dict:
+        """Every task of the artifact, the flow's first."""
+        if self._all is None:
+            tasks = load_artifact(self.artifact)
+            self._all = {self.task: tasks.pop(self.task), **dict(sorted(tasks.items()))}
+        return self._all
 
     @property
     def backend(self) -> CSimBackend:
@@ -116,6 +145,20 @@ class Flow:
                       progress=self.progress)
         return {**summary, "log": str(self.log_path(policy))}
 
+    def step_run_multitask(self) -> dict:
+        """Every task's sentences interleaved through one fresh accelerator (its first load is the
+        whole set-up; each later task switch moves the task image only)."""
+        source = "dev" if self.limit is None else f"dev[:{self.limit}]"
+        streams = {t: task_items(t, Tokenizer(max_tokens(hw, self.board.name)), self.limit)
+                   for t, hw in self.all_tasks.items()}
+        header = multitask_header(self.all_tasks, MULTITASK_POLICY, self.target, "csim", self.board, source,
+                                  self.inputs["artifact_sha256"], MULTITASK_RUN_LENGTH)
+        with LoadCountingBackend(self.board) as backend:
+            summary = run_multitask(backend, self.all_tasks, interleave(streams, MULTITASK_RUN_LENGTH),
+                                    MULTITASK_POLICY, self.target, self.log_path("multitask"), header,
+                                    progress=self.progress)
+        return {**summary, "log": str(self.log_path("multitask"))}
+
     def step_projection(self) -> dict:
         """Accuracy, exit and energy per threshold, and each policy's run through the 12 nm model."""
         p = EnergyParams.load()
@@ -126,7 +169,14 @@ class Flow:
 
     def step_report(self) -> dict:
         sweep = json.loads((self.out / "sweep.json").read_text())
-        summary = build_report(self.logs(), self.out, EnergyParams.load(), sweep, model_dirs=self._model_dirs())
+        p = EnergyParams.load()
+        summary = build_report(self.logs(), self.out, p, sweep, model_dirs=self._model_dirs())
+        # The multi-task section joins what the single-task report wrote.
+        summary["multitask"] = multitask_summary(self.log_path("multitask"), self.all_tasks, p)
+        written = json.loads((self.out / "summary.json").read_text())
+        (self.out / "summary.json").write_text(json.dumps({**written, "multitask": summary["multitask"]}, indent=1))
+        with open(self.out / "report.md", "a", encoding="utf-8") as f:
+            f.write("\n" + multitask_markdown(summary["multitask"]))
         summary.pop("energy_vs_target", None)
         return summary
 
@@ -157,6 +207,7 @@ class Flow:
         if step.startswith("run_"):
             if self.report_path(step).is_file():     # a finished log of other inputs: start afresh
                 self.log_path(step[4:]).unlink(missing_ok=True)
+        if step.startswith("run_") and step[4:] in POLICIES:
             fn = partial(self._run, step[4:])
         else:
             fn = getattr(self, f"step_{step}")

@@ -227,7 +227,8 @@ class SentenceRunner:
         return [self._record_words[i] for i in ids]
 
     def _reference(self, tokens) -> int:
-        """The exit layer plain early exit reaches (an untimed pass for lai and oracle)."""
+        """The exit layer plain early exit reaches (an untimed pass for oracle, and for lai and
+        lai-slack when they stopped at the prediction)."""
         p1 = self.backend.phase1(tokens, self.threshold)
         if p1.exit_now:
             return 1
@@ -258,7 +259,7 @@ class SentenceRunner:
         latency = ms1 + switched1 * b.board.clock_switch_us / 1e3
         if not p1.exit_now:
             plan = phase2_plan(self.policy, b.clock, self.grid, self.sched, s, self.layers,
-                               p1.predicted_layer, true_exit, latency, self.target_ms)
+                               p1.predicted_layer, true_exit, latency, self.target_ms, current_mhz=f1)
             t_switch = time.perf_counter()
             if plan.mhz != b.clock.mhz:
                 b.set_clock(plan.mhz)

@@ -4,7 +4,8 @@ Per operator (`write_operator_vectors`): random and edge-case inputs with the go
 one case per line of whitespace-separated integers (`hls/tb/tb_<op>.cpp` reads them). For the
 whole accelerator (`write_accelerator_vectors`): the three memory images as raw uint32 files and
 one line per sentence with the golden run's H1, exit decision, predicted and exit layer, logits,
-entropies, saturations, and the modeled cycles of both phases (`hls/tb/tb_accel.cpp`).
+entropies, saturations, the modeled cycles of both phases and the golden counts of MACs with a
+zero operand of both phases (`hls/tb/tb_accel.cpp`).
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from edgebert.accel import cost, images
-from edgebert.accel.golden import GoldenModel, predict_exit_layer
+from edgebert.accel.golden import GoldenModel, gated_macs, predict_exit_layer
 from edgebert.accel.numerics import adaptivfloat as af
 from edgebert.accel.numerics import functions as fn
 from edgebert.accel.numerics.fixed import Saturations, act, requantize
@@ -55,16 +56,24 @@ def _mac_cases(rng, n: int, cases: int) -> list[str]:
     lines = []
     for i in range(cases):
         m, cols, k = (int(rng.integers(1, 3 * n)), int(rng.integers(1, 3 * n)), int(rng.integers(1, 80)))
-        a = rng.integers(-32768, 32768, size=(m, k))
+        a = rng.integers(-32768, 32768, size=(m, k)) * (rng.random((m, k)) < 0.8)    # some zero operands
         codes = rng.integers(0, 256, size=(cols, k), dtype=np.int64) * (rng.random((cols, k)) < 0.6)
         bias = rng.integers(-32768, 32768, size=cols)
-        shift = int(rng.integers(-2, 34))
-        acc = a @ af.decode_fixed(codes.astype(np.uint8)).T            # exact: |acc| < 2^40
-        sat = Saturations()
-        y = requantize(acc, shift, act(0), sat, "mac", bias)
-        lines.append(_line(n, m, cols, k, shift, cost.matmul_cycles(m, cols, k, n), a, codes, bias, y,
-                           sum(sat.values())))
+        lines.append(mac_case(n, a, codes, bias, int(rng.integers(-2, 34))))
     return lines
+
+
+def mac_case(n: int, a: np.ndarray, codes: np.ndarray, bias: np.ndarray, shift: int) -> str:
+    """One line of mac.txt: activations a (M, K) times the weight codes (cols, K), requantized
+    with `shift` and `bias`; with the cycles and the MACs with a zero operand."""
+    a, codes = np.asarray(a, dtype=np.int64), np.asarray(codes, dtype=np.int64)
+    (m, k), cols = a.shape, codes.shape[0]
+    words = af.decode_fixed(codes.astype(np.uint8))
+    acc = a @ words.T                                              # exact: |acc| < 2^40
+    sat = Saturations()
+    y = requantize(acc, shift, act(0), sat, "mac", bias)
+    return _line(n, m, cols, k, shift, cost.matmul_cycles(m, cols, k, n), gated_macs(a, words.T), a, codes,
+                 bias, y, sum(sat.values()))
 
 
 def _softmax_cases(rng, tabs, n: int, cases: int) -> list[str]:
@@ -170,6 +179,7 @@ def write_accelerator_vectors(out: Path, task, encoded, n: int = 16, policies=(0
             lines.append(_line(policy, thr, len(e.ids), task.cfg.layers,
                                images.token_words(e.ids, e.token_types), r.entropies[0],
                                r.entropies[0] < thr, r.predicted_layer, r.exit_layer, len(r.logits),
-                               r.logits, len(r.entropies), r.entropies, sum(r.saturations.values()), c1, c2))
+                               r.logits, len(r.entropies), r.entropies, sum(r.saturations.values()), c1, c2,
+                               [r.ops.get(ph, {}).get("gated_macs", 0) for ph in ("phase1", "phase2")]))
     _write(out / "sentences.txt", lines)
     return out

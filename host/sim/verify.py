@@ -1,6 +1,8 @@
 """The bit-exact contract, checked sentence by sentence: the C-simulation of the accelerator
 against the golden model (logits, entropies, H1, exit and predicted layers, saturations) and
-its cycle counters against the analytic cost model."""
+its cycle counters against the analytic cost model. The MAC counters (`macs`, and `gated_macs`,
+the MACs with a zero operand, which only the golden model can predict) are compared per phase
+with the golden model's counts; the totals give the fraction of MACs clock-gated."""
 from __future__ import annotations
 
 import time
@@ -22,6 +24,7 @@ def verify(task, encoded, labels, variant: str = "native", policy: str = "ee",
     thr = task.threshold_q16 if threshold is None else int(threshold)
     mismatches, cycle_mismatches, examples = 0, 0, []
     preds, exits, cycles = [], [], []
+    macs = gated = 0
     t_csim = t_golden = 0.0
     for i, e in enumerate(tqdm(encoded, desc=f"C-sim vs golden ({variant})", unit="sentence",
                                disable=not progress)):
@@ -42,6 +45,8 @@ def verify(task, encoded, labels, variant: str = "native", policy: str = "ee",
         preds.append(int(np.argmax(run.logits)))
         exits.append(run.exit_layer)
         cycles.append(run.phase1["cycles"] + run.phase2.get("cycles", 0))
+        macs += run.phase1["macs"] + run.phase2.get("macs", 0)
+        gated += run.phase1["gated_macs"] + run.phase2.get("gated_macs", 0)
     acc.close()
     preds = np.array(preds)
     return {"task": task.name, "variant": variant, "policy": policy, "n": len(encoded),
@@ -49,6 +54,7 @@ def verify(task, encoded, labels, variant: str = "native", policy: str = "ee",
             "accuracy": float((preds == np.asarray(labels)).mean()) if len(encoded) else 0.0,
             "avg_exit_layer": float(np.mean(exits)) if exits else 0.0,
             "avg_cycles": float(np.mean(cycles)) if cycles else 0.0,
+            "macs": macs, "gated_macs": gated, "gated_fraction": gated / macs if macs else 0.0,
             "threshold_q16": thr, "array_n": n, "csim_s": round(t_csim, 2), "golden_s": round(t_golden, 2),
             "first_mismatches": examples}
 
@@ -65,4 +71,8 @@ def _differences(run, ref) -> list[str]:
         out.append("predicted_layer")
     if run.saturations != sum(ref.saturations.values()):
         out.append("saturations")
+    for key in ("macs", "gated_macs"):
+        ran = (run.phase1[key], run.phase2.get(key, 0))
+        if ran != tuple(ref.ops.get(phase, {}).get(key, 0) for phase in ("phase1", "phase2")):
+            out.append(key)
     return out

@@ -17,6 +17,7 @@ from pathlib import Path
 from edgebert.core.errors import InputError
 
 PARAMS = Path(__file__).resolve().parent / "params" / "asic12nm.json"
+IDLE_POWER = ("gated", "leak_at_V0", "leak_at_Vmin")     # what the chip draws between sentences
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,8 @@ class EnergyParams:
     leak_poly: tuple
     e_offchip_pj_per_bit: float
     e_dram_pj_per_bit: float
+    gated_mac_fraction: float
+    idle_power: str
     t_switch_ns: float
     e_switch_nj: float
 
@@ -113,13 +116,18 @@ class EnergyParams:
             return float(x)
         out = {k: num(k) for k in ("v0", "f0_mhz", "vmin", "vth", "alpha", "e_mac_pj")}
         out.update({k: num(k, allow_zero=True) for k in ("e_sfu_pj", "p_overhead_mw", "p_leak_mw", "t_switch_ns",
-                                                         "e_switch_nj", "e_offchip_pj_per_bit", "e_dram_pj_per_bit")})
+                                                         "e_switch_nj", "e_offchip_pj_per_bit", "e_dram_pj_per_bit",
+                                                         "gated_mac_fraction")})
+        if out["gated_mac_fraction"] > 1:
+            raise EnergyParamsError(f"{where}: gated_mac_fraction must be in [0, 1], got {out['gated_mac_fraction']}")
+        if v["idle_power"] not in IDLE_POWER:
+            raise EnergyParamsError(f"{where}: idle_power must be one of {', '.join(IDLE_POWER)}, got {v['idle_power']!r}")
         if not isinstance(v["levels"], int) or v["levels"] < 2:
             raise EnergyParamsError(f"{where}: levels must be an integer >= 2, got {v['levels']!r}")
         poly = v["leak_poly"]
         if not (isinstance(poly, (list, tuple)) and len(poly) == 3 and all(isinstance(c, (int, float)) for c in poly)):
             raise EnergyParamsError(f"{where}: leak_poly must be three numbers a, b, c (a V^2 + b V + c)")
-        p = cls(levels=int(v["levels"]), leak_poly=tuple(float(c) for c in poly), **out)
+        p = cls(levels=int(v["levels"]), leak_poly=tuple(float(c) for c in poly), idle_power=v["idle_power"], **out)
         try:
             p.grid                      # the V/F grid checks its own parameters
         except ValueError as e:
@@ -138,6 +146,12 @@ class EnergyParams:
     def leak_scale(self, v: float) -> float:
         a, b, c = self.leak_poly
         return (a * v * v + b * v + c) / (a * self.v0 ** 2 + b * self.v0 + c)
+
+    @property
+    def idle_power_mw(self) -> float:
+        """Power from a sentence's end to its deadline: none (gated), or leakage at V0 or Vmin."""
+        return {"gated": 0.0, "leak_at_V0": self.p_leak_mw,
+                "leak_at_Vmin": self.p_leak_mw * self.leak_scale(self.vmin)}[self.idle_power]
 
     @property
     def e_cycle_pj(self) -> float:

@@ -182,3 +182,75 @@ PHASE_CYCLES = ("linear", "attention", "softmax", "layernorm", "embed", "offramp
 def _total(c: Counter) -> Counter:
     c["cycles"] = sum(c[k] for k in PHASE_CYCLES)
     return c
+
+
+# ---- per operator: a finer split of the same counters (edgebert characterize) ---------------
+# The six GEMMs of a layer and the E -> H projection, in the order a layer runs them.
+GEMM_OPERATORS = ("qkv", "qk_t", "av", "out_proj", "ffn1", "ffn2", "embed_proj")
+OPERATORS = GEMM_OPERATORS + ("softmax", "layernorm", "gelu", "residual_add", "embedding", "offramp", "entropy")
+# The phase counter each operator's cycles belong to; GELU and the residual add run on the
+# matmul drain path (docs/hardware.md, "Schedule and cycle model") and own no cycles.
+OPERATOR_PHASE = {"qkv": "linear", "qk_t": "attention", "av": "attention", "out_proj": "linear",
+                  "ffn1": "linear", "ffn2": "linear", "embed_proj": "linear", "softmax": "softmax",
+                  "layernorm": "layernorm", "gelu": None, "residual_add": None, "embedding": "embed",
+                  "offramp": "offramp", "entropy": "offramp"}
+
+
+def layer_matmuls(sched: Schedule, s: int) -> dict[str, tuple[int, int, int, int]]:
+    """The matmuls of one layer at s tokens: operator -> (count, M, C, K) of (M x K)(K x C)."""
+    h, f, d, heads = sched.cfg.hidden, sched.cfg.ffn, sched.cfg.head_dim, sched.heads
+    return {"qkv": (3, s, h, h), "qk_t": (heads, s, s, d), "av": (heads, s, d, s), "out_proj": (1, s, h, h),
+            "ffn1": (1, s, f, h), "ffn2": (1, s, h, f)}
+
+
+def offramp_matmuls(sched: Schedule) -> dict[str, tuple[int, int, int, int]]:
+    """Pooler (H -> H on token 0) and classifier (H -> classes) of one off-ramp."""
+    h = sched.cfg.hidden
+    return {"pooler": (1, 1, h, h), "classifier": (1, 1, sched.cfg.num_labels, h)}
+
+
+def _gemm(count: int, m: int, cols: int, k: int, n: int) -> Counter:
+    return Counter({"cycles": count * matmul_cycles(m, cols, k, n), "macs": count * m * cols * k})
+
+
+def layer_operators(sched: Schedule, s: int) -> dict[str, Counter]:
+    """One encoder layer at s tokens per operator: cycles, MACs and special-function elements.
+    Grouped by OPERATOR_PHASE the cycles equal `sched.layer(s)`; the SFU elements equal
+    `sched.sfu_elements(s, 1, False)` less the off-ramp's."""
+    c, n = sched.cfg, sched.n
+    ops = {op: _gemm(*shape, n) for op, shape in layer_matmuls(sched, s).items()}
+    ops["softmax"] = Counter({"cycles": sched.heads * softmax_cycles(s, s, n), "sfu": sched.heads * s * s})
+    ops["layernorm"] = Counter({"cycles": 2 * layernorm_cycles(s, c.hidden, n), "sfu": 2 * s * c.hidden})
+    ops["gelu"] = Counter({"sfu": s * c.ffn})
+    ops["residual_add"] = Counter({"adds": 2 * s * c.hidden})      # two skips, added on the drain
+    return ops
+
+
+def offramp_operators(sched: Schedule, layer: int | None = None) -> dict[str, Counter]:
+    """One off-ramp: the pooler and classifier GEMVs with tanh (and the DDR fetch of their records
+    when the build keeps them there), then the entropy; equals `sched.off_ramp(layer)`."""
+    k = sched.cfg.num_labels
+    whole = sched.off_ramp(layer)
+    ramp = Counter({"cycles": whole["offramp"] - entropy_cycles(k), "macs": whole["macs"], "sfu": sched.cfg.hidden})
+    if whole["offchip_words"]:
+        ramp["offchip_words"] = whole["offchip_words"]
+    return {"offramp": ramp, "entropy": Counter({"cycles": entropy_cycles(k), "sfu": k})}
+
+
+def sentence_operators(sched: Schedule, record_words, layers_run: int | None = None) -> dict[str, Counter]:
+    """A sentence per operator: phase 1 (embedding, layer 1, off-ramp 1, exit gate, predictor) and
+    phase 2 over `layers_run` more layers (default: all). Grouped by OPERATOR_PHASE the cycles
+    equal phase1(record_words) + phase2(s, layers_run); the exit gate and predictor count as off-ramp."""
+    c, n, s = sched.cfg, sched.n, len(record_words)
+    layers_run = c.layers - 1 if layers_run is None else layers_run
+    emb = sched.embed(record_words)
+    out = {op: Counter() for op in OPERATORS}
+    out["embedding"] = Counter({"cycles": emb["embed"], "offchip_words": emb["offchip_words"]})
+    out["layernorm"] += Counter({"cycles": emb["layernorm"], "sfu": s * c.embed_dim})
+    out["embed_proj"] = _gemm(1, s, c.hidden, c.embed_dim, n)
+    body = layer_operators(sched, s)
+    for layer in range(1 + layers_run):
+        for op, cnt in (body | offramp_operators(sched, layer)).items():
+            out[op] += cnt
+    out["offramp"]["cycles"] += 1 + (c.layers - 2) + layers_run       # exit gate + predictor, gate per layer
+    return out

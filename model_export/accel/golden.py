@@ -4,7 +4,8 @@ It reads the export artifact (integer codes, words and tables only, no float wei
 computes what the HLS top function computes, in the same order with the same roundings:
 embedding decode, E -> H projection, the shared layer used up to L times, off-ramps, entropy,
 exit gate and predictor table, in two phases (phase 1: embed + layer 1 + prediction; phase 2:
-the remaining layers). It also counts the work of each phase for the cost model.
+the remaining layers). It also counts the work of each phase for the cost model, and the MACs
+with a zero operand (`gated_macs`) exactly as the hardware's counter does.
 
 Matrix products go through float64 BLAS, which is exact here (every partial sum < 2^53, see
 `numerics.fixed.matmul_exact`); everything else is int64. The products are small, so BLAS runs
@@ -69,6 +70,7 @@ class GoldenModel:
     def linear(self, x: np.ndarray, x_frac: int, name: str, site: str) -> np.ndarray:
         words, af_bias = self.w[name]
         self.ops["macs"] += x.shape[0] * words.shape[0] * words.shape[1]
+        self.ops["gated_macs"] += gated_macs(x, words.T)
         self.ops["act_reads"] += x.size
         self.ops["act_writes"] += x.shape[0] * words.shape[0]
         self.ops["weight_buffer_bytes"] += self.w_bytes[name]
@@ -113,6 +115,7 @@ class GoldenModel:
         ctx[live] = requantize(matmul_exact(probs, v[live]), fn.PROB_FRAC + f["v"], self.fmt["v"],
                                self.sat, "ctx")
         self.ops["macs"] += 2 * len(live) * n * n * d
+        self.ops["gated_macs"] += gated_macs(q[live], k[live].transpose(0, 2, 1)) + gated_macs(probs, v[live])
         self.ops["sfu"] += 2 * len(live) * n * n
         self.ops["act_reads"] += 3 * len(live) * n * d + 2 * len(live) * n * n
         self.ops["act_writes"] += len(live) * n * (n + d)
@@ -213,6 +216,14 @@ class GoldenModel:
                 ents.append(h)
         self.ops = Counter()
         return np.array(logits), np.array(ents, dtype=np.int64)
+
+
+def gated_macs(a: np.ndarray, b: np.ndarray) -> int:
+    """MACs of a @ b ((..., M, K) @ (..., K, C)) with a zero operand, each counted once: all
+    M C K MACs less the (i, j, k) whose a[i, k] and b[k, j] are both non-zero. The MAC array
+    clock-gates exactly these (eb_mac.h); the count needs no product."""
+    both = (np.count_nonzero(a, axis=-2) * np.count_nonzero(b, axis=-1)).sum()
+    return int(a.size * b.shape[-1] - both)
 
 
 def predict_exit_layer(h1: int, threshold: int, table: np.ndarray, layers: int) -> int:

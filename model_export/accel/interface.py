@@ -106,6 +106,11 @@ class Counter(Slots):
     MACS = "multiply-accumulates issued (real lanes only)"
     OFFCHIP_WORDS = "32-bit words read from DDR during the phase"
     SATURATIONS = "saturation events"
+    # Appended last so that the other counters keep their words. The rule: a MAC is gated when
+    # either of its operands is zero (weight x activation in the projections and off-ramps,
+    # activation x activation in Q K^T and P V), counted once when both are; real lanes only.
+    # Data-dependent, so the cost model does not predict it.
+    GATED_MACS = "MACs with a zero operand, clock-gated (a subset of MACS; no cycle skipped)"
 
 
 COUNTERS = tuple(c.name.lower() for c in Counter)
@@ -146,7 +151,7 @@ class Result(Slots):
     COUNTERS = 24, "N_COUNTERS counters, two words each (low, high)"
 
 
-RESULT_WORDS = 48           # the layout above and four spare words: the results port's depth
+RESULT_WORDS = 48           # the layout above and two spare words: the results port's depth
 
 
 # ---- memory images (32-bit little-endian words; layout in eb_image.h, packer in images.py) ---

@@ -26,9 +26,9 @@ def main():
     """EdgeBERT on FPGA: train, compress, evaluate and run the accelerator."""
 
 
-from edgebert.cli import bench, board, csim, demo, energy, generate, report, run, train  # noqa: E402
+from edgebert.cli import bench, board, characterize, csim, demo, energy, generate, report, run, train  # noqa: E402
 
-for _module in (train, run, csim, bench, energy, report, demo, board, generate):
+for _module in (train, run, csim, bench, energy, report, demo, board, generate, characterize):
     for _command in _module.COMMANDS:
         main.add_command(_command)
 

@@ -18,16 +18,21 @@ def energy():
 @click.option("--data", "data_dir", default=None, help="EdgeBERT exit data (default data/edgebert, shipped).")
 @click.option("--target-factor", default=2.0, show_default=True,
               help="Latency target as a multiple of the all-layer latency at V0.")
+@click.option("--idle-power", type=click.Choice(["gated", "leak_at_V0", "leak_at_Vmin"]), default=None,
+              help="Override the parameter file's idle power (from a sentence's end to its deadline).")
 @click.option("--update-doc", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Rewrite the generated sections of docs/energy_model.md.")
 @json_option()
-def energy_replay(params_path, data_dir, target_factor, update_doc, as_json):
-    """EdgeBERT's released SST-2 exit data through the projection: base/EE, EE/LAI, base/LAI."""
+def energy_replay(params_path, data_dir, target_factor, idle_power, update_doc, as_json):
+    """EdgeBERT's released SST-2 exit data through the projection: every mode (base, ee, lai,
+    lai-slack, oracle, bound, lai-entropy) per threshold, with energy, p99 latency, target met,
+    and the ratios against lai and against bound."""
     from edgebert.accel.asic12nm import EnergyParams
     from edgebert.analysis.replay import DATA_DIR, TARGET_FACTORS, doc_sections, replay, sensitivity
     if target_factor <= 0:
         raise click.BadParameter("must be > 0", param_hint="--target-factor")
-    p = EnergyParams.load(params_path) if params_path else EnergyParams.load()
+    overrides = {"idle_power": idle_power} if idle_power else {}
+    p = EnergyParams.load(params_path, **overrides) if params_path else EnergyParams.load(**overrides)
     d = Path(data_dir) if data_dir else DATA_DIR
     out = replay(p, d, target_factor=target_factor)
     if update_doc:
@@ -37,10 +42,15 @@ def energy_replay(params_path, data_dir, target_factor, update_doc, as_json):
         path.write_text(replace_sections(path.read_text(), sections))
     if as_json:
         emit(out, True)
-    else:
-        for row in out["thresholds"]:
-            click.echo("  ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()
-                                 if k.startswith(("threshold", "ratio", "target", "avg_exit"))))
+        return
+    click.echo(f"target {out['target_ms']:.1f} ms ({target_factor:g} x the all-layer latency at V0), "
+               f"idle power {out['idle_power']}; energy in uJ per sentence")
+    for row in out["thresholds"]:
+        click.echo(f"T = {row['threshold']:.2f}: EE exit {row['avg_exit_layer']:.2f}, lai exit {row['avg_exit_layer_lai']:.2f}")
+        for m, s in row["modes"].items():
+            over = "" if m == "lai" else f"  {m}/lai {row[f'ratio_{m}_over_lai']:.3f}"
+            click.echo(f"  {m:<12} energy {s['energy_uj_mean']:9.1f}  p99 {s['latency_ms_p99']:6.2f} ms  "
+                       f"target met {s['target_met_fraction']:.3f}{over}")
 
 
 COMMANDS = (energy,)

@@ -8,8 +8,6 @@ from pathlib import Path
 import click
 import numpy as np
 
-POLICIES = ("base", "ee", "lai", "oracle")
-
 
 def json_option(help: str | None = None):
     return click.option("--json", "as_json", is_flag=True, help=help)
@@ -30,8 +28,10 @@ def board_option(help: str, **kw):
     return click.option("--board", help=help, **kw)
 
 
-def policy_option(choices=POLICIES, default: str = "lai", help: str | None = None):
-    return click.option("--policy", type=click.Choice(list(choices)), default=default, show_default=True,
+def policy_option(choices=None, default: str = "lai", help: str | None = None):
+    """--policy, one of the runtime's policies (edgebert.runtime.policy.POLICIES) unless `choices`."""
+    from edgebert.runtime.policy import POLICIES
+    return click.option("--policy", type=click.Choice(list(choices or POLICIES)), default=default, show_default=True,
                         help=help)
 
 

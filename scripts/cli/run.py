@@ -27,7 +27,8 @@ from edgebert.cli.options import (
               help="Raw text, one sentence a line (a tab between the two of a pair); '-' for stdin.")
 @click.option("--tokens", "tokens_path", default=None,
               help="Pre-tokenized input from `edgebert tokenize` (boards without a tokenizers wheel).")
-@policy_option()
+@policy_option(help="DVFS policy (docs/host.md): base, ee, lai (EdgeBERT), lai-slack "
+                                      "(layer 1 lowered too), oracle (true exit, reference pass).")
 @target_option()
 @click.option("--out", "out_path", required=True, help="Append-only JSONL log; rerun to resume.")
 @model_dir_option()

@@ -42,6 +42,7 @@ def test_model_equals_csim_counters(accelerators, config, dead, lengths, n):
         stop = 3 if config == "paper" else task.cfg.layers
         p2 = acc.phase2(-1, stop)
         want2 = sched.phase2(s, stop - 1)
+        # Not gated_macs: it depends on the operand values, which only the golden model knows.
         for key in (*cost.PHASE_CYCLES, "cycles", "macs", "offchip_words"):
             assert p1.counters[key] == want1[key], (config, s, key)
             assert p2.counters[key] == want2[key], (config, s, key)

@@ -171,6 +171,12 @@ def test_operation_counts_follow_the_dimensions(shipped):
                      for i in range(1, c.layers) for p in ("pooler", "classifier"))
     assert r.ops["phase2"]["weight_buffer_bytes"] == (c.layers - 1) * per_layer + ramp_bytes
     assert r.ops["phase1"]["act_writes"] > n * c.hidden
+    # Every zero weight gates one MAC per row it meets; zero activations add to that.
+    zeros = {name: int(np.count_nonzero(m.words() == 0)) for name, m in hw.matrices.items()}
+    weight_gated = (c.layers - 1) * n * sum(zeros[f"layer.{p}"] for p in ("q", "k", "v", "o", "ffn1", "ffn2")) \
+        + sum(zeros[f"ramps.{i}.{p}"] for i in range(1, c.layers) for p in ("pooler", "classifier"))
+    assert weight_gated <= r.ops["phase2"]["gated_macs"] < r.ops["phase2"]["macs"]
+    assert r.ops["phase2"]["gated_macs"] > 0.4 * r.ops["phase2"]["macs"]        # 50 % pruning
 
 
 def test_accumulators_fit_40_bits_even_at_paper_dimensions(shipped):

@@ -138,6 +138,9 @@ def test_decoders_read_the_result_words():
     assert (p1.exit_layer, p1.predicted_layer, p1.exit_now, p1.h1) == (0, 5, False, 70000)
     assert list(p1.logits) == [-3, 7] and p1.entropies == {1: 70000}
     assert decode_counters(w)["cycles"] == 2 ** 32 + 5 and set(decode_counters(w)) == set(COUNTERS)
+    gated = COUNTERS.index("gated_macs")
+    w[Result.COUNTERS + 2 * gated: Result.COUNTERS + 2 * gated + 2] = [7, 3]
+    assert decode_counters(w)["gated_macs"] == 3 * 2 ** 32 + 7 and decode_counters(w)["cycles"] == 2 ** 32 + 5
     w[Result.EXIT_LAYER] = 3
     w[Result.ENTROPY + 1], w[Result.ENTROPY + 2] = 11, 12
     assert decode_phase2(w, classes=2).entropies == {2: 11, 3: 12}

@@ -36,12 +36,24 @@ def logs(tmp_path_factory, artifact):
 def test_report_summary_and_files(logs, tmp_path):
     summary = build_report(logs, tmp_path)
     modes = summary["modes"]
-    assert set(modes) == {"base", "ee", "lai", "oracle"} and modes["oracle"]["reprojected"]
-    for m in ("base", "ee", "lai"):
+    assert list(modes) == ["base", "ee", "lai", "lai-slack", "oracle", "bound"]
+    assert all(modes[m]["reprojected"] for m in ("lai-slack", "oracle", "bound"))
+    for m in modes:
         assert {"accuracy", "avg_exit_layer", "energy_uj_mean", "latency_ms_p99", "target_met_fraction"} <= set(modes[m])
+    for m in ("base", "ee", "lai"):
+        # the operators, the switches and the idle time add up to the total
         assert sum(modes[m]["energy_breakdown_uj"].values()) == pytest.approx(modes[m]["energy_uj_mean"])
-        # the phases add up to the total but for the V/F switches (1 nJ each, < 0.1 %)
-        assert sum(modes[m]["energy_phase_uj"].values()) == pytest.approx(modes[m]["energy_uj_mean"], rel=1e-3)
+        b = modes[m]["energy_breakdown_uj"]
+        assert sum(modes[m]["energy_phase_uj"].values()) + b["switch"] + b["idle"] == \
+            pytest.approx(modes[m]["energy_uj_mean"])
+        assert b["softmax"] > 0 and b["layernorm"] > 0 and b["gelu"] > 0
+    assert summary["idle_power"] == "leak_at_Vmin"
+    for m in ("base", "ee", "oracle"):                  # the same work (the true exit) or more
+        assert modes["bound"]["energy_uj_mean"] <= modes[m]["energy_uj_mean"] * (1 + 1e-9)
+    assert summary["energy_uj_bound_at_lai_layers"] <= modes["lai"]["energy_uj_mean"] * (1 + 1e-9)
+    for m, d in summary["decomposition_over_lai"].items():
+        assert d["layers_factor"] * d["dvfs_factor"] == pytest.approx(summary[f"ratio_{m}_over_lai"])
+        assert summary[f"layers_factor_{m}_over_lai"] == d["layers_factor"]
     assert modes["base"]["avg_exit_layer"] == 12.0
     assert modes["base"]["energy_uj_mean"] > modes["ee"]["energy_uj_mean"] > modes["lai"]["energy_uj_mean"]
     assert summary["ratio_base_over_lai"] == pytest.approx(modes["base"]["energy_uj_mean"] / modes["lai"]["energy_uj_mean"])
@@ -83,7 +95,7 @@ def test_demo_command(tmp_path):
     assert r.exit_code == 0, r.output
     out = json.loads(r.output.strip().splitlines()[-1])
     assert {"modes", "latency_target_ms", "ratio_base_over_lai", "ratio_ee_over_lai"} <= set(out)
-    assert set(out["modes"]) == {"base", "ee", "lai", "oracle"}
+    assert set(out["modes"]) == {"base", "ee", "lai", "lai-slack", "oracle", "bound"}
     assert set(out["steps"].values()) == {"ran"} and "verify" in out["steps"]
     assert (tmp_path / "report.md").is_file() and (tmp_path / "pareto.png").is_file()
     sweep = json.loads((tmp_path / "sweep.json").read_text())

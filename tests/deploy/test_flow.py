@@ -4,10 +4,13 @@ import json
 import shutil
 
 import pytest
+from click.testing import CliRunner
 
 from edgebert.accel.checksum import artifact_dir, artifact_sha256
+from edgebert.cli import main
 from edgebert.deploy import flow as deploy
 from edgebert.deploy.flow import STEPS, VerifyError, run_flow
+from edgebert.runtime.policy import MODES
 
 LIMIT = 20
 
@@ -34,20 +37,31 @@ def test_every_step_runs_once_and_writes_its_report(first):
     assert verify["n"] == LIMIT and verify["mismatches"] == 0 and verify["cycle_mismatches"] == 0
     head = json.loads((out / "runs" / "lai.jsonl").read_text().splitlines()[0])["run"]
     assert head["artifact_sha256"] == sha and head["task"] == "sst2" and head["input"] == f"dev[:{LIMIT}]"
-    assert set(result["summary"]["modes"]) == {"base", "ee", "lai", "oracle"}
+    assert set(result["summary"]["modes"]) == set(MODES)
     assert len(json.loads((out / "sweep.json").read_text())) == result["results"]["projection"]["thresholds"]
+    # every task of the artifact through one accelerator, the flow's task first; its sentences
+    # give what the single-task LAI run gave
+    mt = result["summary"]["multitask"]
+    assert list(mt["tasks"]) == ["sst2", "mrpc"] and mt["n"] == 2 * LIMIT and mt["switches"] == 2 * LIMIT - 1
+    lai = result["summary"]["modes"]["lai"]
+    assert (mt["tasks"]["sst2"]["accuracy"], mt["tasks"]["sst2"]["avg_exit_layer"]) == \
+        (lai["accuracy"], lai["avg_exit_layer"])
+    assert mt["tasks"]["sst2"]["energy_uj_mean"] == pytest.approx(lai["energy_uj_mean"], rel=1e-2)
+    assert json.loads((out / "summary.json").read_text())["multitask"] == mt
+    assert "## Multi-task: SST-2 and MRPC on one accelerator" in (out / "report.md").read_text()
 
 
 def test_an_interrupted_flow_resumes_without_redoing_finished_steps(first):
     out, result = first
     # Killed during the LAI run: its step report and those after it are missing, and its log
-    # ends in a record cut short.
-    for step in ("run_lai", "projection", "report"):
+    # ends in a record cut short (the multi-task log too, as if cut in an earlier flow).
+    redone = STEPS[STEPS.index("run_lai"):]
+    for step in redone:
         (out / f"{step}.json").unlink()
-    log = out / "runs" / "lai.jsonl"
-    lines = log.read_text().splitlines(keepends=True)
-    log.write_text("".join(lines[:8]) + lines[8][:20])
-    redone = ("run_lai", "projection", "report")
+    log, mt_log = out / "runs" / "lai.jsonl", out / "runs" / "multitask.jsonl"
+    for path in (log, mt_log):
+        lines = path.read_text().splitlines(keepends=True)
+        path.write_text("".join(lines[:8]) + lines[8][:20])
     kept = [s for s in STEPS if s not in redone]
     before = _mtimes(out, kept)
     again = run_flow(out, limit=LIMIT, progress=False)
@@ -55,6 +69,9 @@ def test_an_interrupted_flow_resumes_without_redoing_finished_steps(first):
     assert _mtimes(out, kept) == before
     ids = [json.loads(line)["id"] for line in log.read_text().splitlines()[1:]]
     assert sorted(ids) == sorted(f"sst2-dev-{i}" for i in range(LIMIT))
+    ids = [json.loads(line)["id"] for line in mt_log.read_text().splitlines()[1:]]
+    assert ids == [f"{t}-dev-{i}" for i in range(LIMIT) for t in ("sst2", "mrpc")]
+    assert again["summary"]["multitask"]["switches"] == result["summary"]["multitask"]["switches"]
     for mode, m in result["summary"]["modes"].items():
         r = again["summary"]["modes"][mode]
         assert (r["accuracy"], r["avg_exit_layer"]) == (m["accuracy"], m["avg_exit_layer"])
@@ -72,6 +89,20 @@ def test_other_inputs_rerun_the_steps_that_depend_on_them(first, tmp_path):
     head = json.loads((out / "runs" / "ee.jsonl").read_text().splitlines()[0])["run"]
     assert head["target_ms"] == 5.0 and len((out / "runs" / "ee.jsonl").read_text().splitlines()) == LIMIT + 1
     assert result["summary"]["latency_target_ms"] == 5.0
+
+
+def test_the_demo_prints_the_multitask_run_and_puts_it_in_the_json(first):
+    out, result = first
+    args = ["demo", "--limit", str(LIMIT), "--out", str(out)]
+    text = CliRunner().invoke(main, args)
+    assert text.exit_code == 0, text.output
+    mt = result["summary"]["multitask"]
+    assert "multitask: sst2+mrpc alternating through one accelerator under lai" in text.output
+    assert f"{mt['per_switch']['mrpc']['count']} switches to mrpc" in text.output
+    as_json = CliRunner().invoke(main, args + ["--json"])
+    summary = json.loads(as_json.output.splitlines()[-1])
+    assert set(summary["steps"].values()) == {"skipped"}
+    assert summary["multitask"]["switches"] == mt["switches"] and summary["multitask"]["tasks"].keys() == mt["tasks"].keys()
 
 
 def test_a_mismatch_stops_the_flow(tmp_path, monkeypatch):

@@ -17,7 +17,7 @@ from edgebert.cli import main
 from edgebert.core.tokenization import Tokenizer
 from edgebert.runtime.boards import BOARDS, get_board
 from edgebert.runtime.clocks import Clock, ClockError
-from edgebert.runtime.policy import phase2_plan
+from edgebert.runtime.policy import POLICIES, phase1_clock, phase2_plan
 from edgebert.runtime.runner import RunLogError, open_log, run, task_items, text_items
 from edgebert.sim.backend import CSimBackend
 
@@ -68,17 +68,46 @@ def test_every_policy_clock_is_reachable_and_within_the_maximum(board, tasks):
     b = get_board(board)
     clock, grid = Clock(b), load_grid()
     sched = Schedule(tasks["sst2"].cfg, b.array_n)
+    top, sw = b.top_clock, b.clock_switch_us / 1e3
     for target in np.geomspace(0.01, 500, 40):
         for tokens in (3, 40, 128):
             for predicted in range(2, 13):
-                for policy in ("base", "ee", "lai", "oracle"):
+                for policy in POLICIES:
                     d = phase2_plan(policy, clock, grid, sched, tokens, 12, predicted, predicted,
                                     used_ms=0.1, target_ms=float(target))
                     assert d.mhz in b.clock_table and d.mhz <= b.fmax_mhz
                     assert d.vf in grid.points
-                    if policy == "lai" and not d.planned_miss:
+                    if policy.startswith("lai") and not d.planned_miss:
                         # the clock chosen finishes the remaining work within the target
-                        assert 0.1 + b.clock_switch_us / 1e3 + d.remaining_cycles / (d.mhz * 1e3) <= target + 1e-9
+                        assert 0.1 + (d.mhz != top) * sw + d.remaining_cycles / (d.mhz * 1e3) <= target + 1e-9
+
+
+@pytest.mark.parametrize("early", [1, 2, 3, 4, 5])
+def test_no_policy_misses_a_target_the_all_layer_top_run_meets(early, tasks):
+    """Predictions one to five layers too early: lai and lai-slack stop at the prediction; their
+    phase-1 and phase-2 clocks never push a sentence past a target that 12 layers at the top
+    clock meet (lai-slack's phase 1 reserves the worst case)."""
+    b = get_board("sim")
+    clock, grid = Clock(b), load_grid()
+    sched = Schedule(tasks["sst2"].cfg, b.array_n)
+    top, sw = b.top_clock, b.clock_switch_us / 1e3
+    for tokens in (5, 30, 128):
+        c1 = sched.phase1_cycles([9] * tokens)
+        all_layers = (c1 + sched.phase2_cycles(tokens, 11)) / (top * 1e3)
+        for factor in (1.0, 1.001, 1.2, 2.0, 4.0):
+            target = factor * all_layers
+            for true_exit in range(2 + early, 13):
+                pred = true_exit - early
+                for policy in POLICIES:
+                    f1 = phase1_clock(policy, clock, grid, sched, c1, tokens, 12, target)
+                    used = c1 / (f1 * 1e3) + (f1 != top) * sw
+                    d = phase2_plan(policy, clock, grid, sched, tokens, 12, pred, true_exit, used, target,
+                                    current_mhz=f1)
+                    stop = {"base": 12, "ee": true_exit}.get(policy, d.stop_layer)
+                    ms = used + (d.mhz != f1) * sw + sched.phase2_cycles(tokens, stop - 1) / (d.mhz * 1e3)
+                    assert not d.planned_miss and ms <= target + 1e-9, (policy, tokens, factor, true_exit)
+                    if policy == "lai-slack" and f1 != top:          # the worst case still fits
+                        assert used + sw + sched.phase2_cycles(tokens, 11) / (top * 1e3) <= target + 1e-9
 
 
 # ---- backends and task switching -------------------------------------------------------------------
@@ -112,7 +141,7 @@ def test_task_switch_moves_only_the_task_and_matches_golden(tasks, tokenizer):
 HEADER = {"task": "sst2", "policy": "lai", "target_ms": 6.0, "backend": "csim", "board": "sim"}
 
 
-@pytest.mark.parametrize("policy,count", [("lai", 872), ("ee", 60), ("base", 30), ("oracle", 60)])
+@pytest.mark.parametrize("policy,count", [("lai", 872), ("ee", 60), ("base", 30), ("oracle", 60), ("lai-slack", 60)])
 def test_run_matches_golden(policy, count, tasks, tokenizer, tmp_path):
     task = tasks["sst2"]
     items = task_items("sst2", tokenizer, count)
@@ -129,7 +158,7 @@ def test_run_matches_golden(policy, count, tasks, tokenizer, tmp_path):
         below = np.flatnonzero(trace_ent < thr)
         true_exit = int(below[0]) + 1 if below.size else 12
         want_layer = {"base": 12, "ee": true_exit, "oracle": true_exit,
-                      "lai": min(true_exit, max(r["predicted_exit_layer"], 2) if true_exit > 1 else 1)}[policy]
+                      "lai": min(true_exit, max(r["predicted_exit_layer"], 2) if true_exit > 1 else 1)}[policy.split("-")[0]]
         assert r["exit_layer"] == want_layer and r["true_exit_layer"] == true_exit
         assert r["logits"] == [int(v) for v in trace_logits[want_layer - 1]]
         assert r["entropies"] == [round(int(h) / 65536, 6) for h in trace_ent[:want_layer]]
@@ -179,7 +208,7 @@ def test_raw_text_input_and_its_bad_lines(tokenizer, tmp_path):
     pair = text_items(b"only one sentence\n", tokenizer, pair=True)
     assert "tab" in pair[0].error
     out = tmp_path / "text.jsonl"
-    r = CliRunner().invoke(main, ["run", "--task", "sst2", "--input", "-", "--policy", "ee", "--out", str(out),
+    r = CliRunner().invoke(main, ["run", "--task", "sst2", "--input", "-", "--policy", "lai-slack", "--out", str(out),
                                   "--json"], input=raw)
     assert r.exit_code == 0, r.output
     summary = json.loads(r.output.strip().splitlines()[-1])
