@@ -62,7 +62,7 @@ def _task_summary(name: str, records: list[dict], energies: list[float]) -> dict
     out = {"n": len(records),
            "accuracy": float(np.mean([r["correct"] for r in labelled])) if labelled else None,
            "avg_exit_layer": float(np.mean([r["exit_layer"] for r in records])) if records else 0.0,
-           "energy_uj_mean": float(np.mean(energies)) if energies else 0.0,
+           "energy_uj": float(np.mean(energies)) if energies else 0.0,
            "energy_uj_total": float(np.sum(energies))}
     if "f1" in get_task(name).metrics and labelled:
         out["f1"] = _f1(np.array([r["prediction"] for r in labelled]), np.array([r["label"] for r in labelled]))
@@ -169,7 +169,7 @@ def multitask_markdown(m: dict) -> str:
         acc = "-" if s["accuracy"] is None else f"{100 * s['accuracy']:.1f} %"
         f1 = f"{100 * s['f1']:.1f} %" if "f1" in s else "-"
         rows.append(f"| {t} | {s['n']} | {acc} | {f1} | {s['avg_exit_layer']:.2f} | "
-                    f"{s['energy_uj_mean']:.3f} | {s['energy_uj_total']:.1f} |")
+                    f"{s['energy_uj']:.3f} | {s['energy_uj_total']:.1f} |")
     loads = ["| load | count | words each | bytes each | cycles each | energy each (uJ) | energy, all (uJ) |",
              "|---|---|---|---|---|---|---|"]
     init = m["initial_load"]

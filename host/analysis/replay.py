@@ -180,8 +180,8 @@ def replay_modes(c: Costs, p: EnergyParams, true, pred, target_ms: float) -> dic
 
 
 def _summary(o: dict) -> dict:
-    return {"accuracy": None, "energy_uj_mean": float(o["energy"].mean()),
-            "latency_ms_p99": float(np.percentile(o["latency"], 99)),
+    return {"accuracy": None, "energy_uj": float(o["energy"].mean()),
+            "latency_p99_ms": float(np.percentile(o["latency"], 99)),
             "target_met_fraction": float(o["met"].mean()), "avg_exit_layer": float(np.mean(o["exit"])),
             "planned_miss_fraction": float(np.mean(o["planned_miss"]))}
 
@@ -216,7 +216,7 @@ def replay(p: EnergyParams | None = None, data_dir: Path = DATA_DIR, thresholds=
         true, pred = ee_exit(ent, t), predicted_exit(ent, lut, t)
         out, refs = replay_modes(c, p, true, pred, target)
         modes = {m: _summary(o) for m, o in out.items()}
-        energy = {m: s["energy_uj_mean"] for m, s in modes.items()}
+        energy = {m: s["energy_uj"] for m, s in modes.items()}
         v0 = {m: float(at_v0(c, p, o["exit"], target)["energy"].mean()) for m, o in out.items()}
         row = {"threshold": t, "avg_exit_layer": float(true.mean()), "avg_exit_layer_lai": modes["lai"]["avg_exit_layer"],
                "modes": modes}

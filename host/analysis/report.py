@@ -172,10 +172,10 @@ def mode_summary(records: list[dict], projected: list[dict]) -> dict:
     return {"n": len(records),
             "accuracy": float(np.mean([r["correct"] for r in labelled])) if labelled else None,
             "avg_exit_layer": float(np.mean([r["exit_layer"] for r in records])),
-            "energy_uj_mean": float(np.mean([x["energy_uj"] for x in projected])),
-            "latency_ms_p99": float(np.percentile(lat, 99)),
-            "latency_ms_mean": float(lat.mean()),
-            "asic_latency_ms_p99": float(np.percentile([x["asic_ms"] for x in projected], 99)),
+            "energy_uj": float(np.mean([x["energy_uj"] for x in projected])),
+            "latency_p99_ms": float(np.percentile(lat, 99)),
+            "latency_mean_ms": float(lat.mean()),
+            "asic_latency_p99_ms": float(np.percentile([x["asic_ms"] for x in projected], 99)),
             "target_met_fraction": float(np.mean([r["target_met"] for r in records])),
             "planned_misses": sum(bool(r.get("planned_miss")) for r in records),
             "energy_breakdown_uj": {k: float(np.mean([x["ops"][k] for x in projected])) for k in BREAKDOWN},
@@ -186,7 +186,7 @@ def reprojected_summary(plans: list[dict] | dict, accuracy) -> dict:
     """A re-projected mode's figures (plans: per-sentence dicts, or arrays for bound)."""
     get = (lambda k: np.asarray(plans[k])) if isinstance(plans, dict) else (lambda k: np.array([x[k] for x in plans]))
     out = {"n": len(get("energy_uj")), "accuracy": accuracy, "avg_exit_layer": float(get("exit_layer").mean()),
-           "energy_uj_mean": float(get("energy_uj").mean()), "latency_ms_p99": float(np.percentile(get("latency_ms"), 99)),
+           "energy_uj": float(get("energy_uj").mean()), "latency_p99_ms": float(np.percentile(get("latency_ms"), 99)),
            "target_met_fraction": float(get("met").mean()), "reprojected": True}
     if isinstance(plans, list):
         out["energy_breakdown_uj"] = {k: float(np.mean([x["ops"][k] for x in plans])) for k in BREAKDOWN}
@@ -261,7 +261,7 @@ def _project(run_paths: list[Path], p: EnergyParams, model_dirs=None) -> tuple[d
     summary = {"task": head["task"], "board": head["board"], "latency_target_ms": target,
                "idle_power": p.idle_power, "gated_mac_fraction": p.gated_mac_fraction,
                "modes": {m: modes[m] for m in MODES if m in modes}}
-    energy = {m: s["energy_uj_mean"] for m, s in summary["modes"].items()}
+    energy = {m: s["energy_uj"] for m, s in summary["modes"].items()}
     for ref in ("lai", "bound"):
         if ref in energy:
             for m in energy:
@@ -338,6 +338,6 @@ def _target_curve(records, targets, board, p, sched, layers) -> dict:
             else:
                 plans = [replan(r, m, float(t), board, p, sched, layers) for r in records]
                 e, met = [x["energy_uj"] for x in plans], [x["met"] for x in plans]
-            curve[m].append({"target_ms": float(t), "energy_uj_mean": float(np.mean(e)),
+            curve[m].append({"target_ms": float(t), "energy_uj": float(np.mean(e)),
                              "target_met_fraction": float(np.mean(met))})
     return curve

@@ -87,7 +87,7 @@ def plots(out: Path, projections, modes, curve, sweep, target) -> dict[str, str]
         files["threshold_sweep"] = _save(fig, out / "threshold_sweep.png")
 
         fig, ax = plt.subplots(figsize=(6, 4))
-        e = np.array([r["energy_uj_mean"] for r in sweep])
+        e = np.array([r["energy_uj"] for r in sweep])
         a = np.array([100 * r["accuracy"] for r in sweep])
         ax.scatter(e, a, c="tab:blue", s=14, label="thresholds (EE at V0)")
         order = np.argsort(e)
@@ -104,7 +104,7 @@ def plots(out: Path, projections, modes, curve, sweep, target) -> dict[str, str]
     if curve:
         fig, ax = plt.subplots(figsize=(7, 3.5))
         for m, pts in curve.items():
-            ax.plot([q["target_ms"] for q in pts], [q["energy_uj_mean"] for q in pts], "o-", label=m, color=COLORS[m])
+            ax.plot([q["target_ms"] for q in pts], [q["energy_uj"] for q in pts], "o-", label=m, color=COLORS[m])
         ax.axvline(target, color="k", lw=0.8, ls=":")
         ax.set_xlabel("latency target (ms, board time)"), ax.set_ylabel("energy per sentence (uJ)"), ax.legend()
         ax.set_title("energy against the latency target")
@@ -153,8 +153,8 @@ def markdown(summary: dict, plots: dict, sweep, p: EnergyParams) -> str:
     for m, s in summary["modes"].items():
         acc = "-" if s.get("accuracy") is None else f"{100 * s['accuracy']:.1f} %"
         note = " (re-projected)" if s.get("reprojected") else ""
-        rows.append(f"| {m}{note} | {acc} | {s['avg_exit_layer']:.2f} | {s['energy_uj_mean']:.3f} | "
-                    f"{s['latency_ms_p99']:.2f} | {100 * s['target_met_fraction']:.1f} % |")
+        rows.append(f"| {m}{note} | {acc} | {s['avg_exit_layer']:.2f} | {s['energy_uj']:.3f} | "
+                    f"{s['latency_p99_ms']:.2f} | {100 * s['target_met_fraction']:.1f} % |")
     ratios = ", ".join(f"{k} = {v:.2f}" for k, v in summary.items() if k.startswith("ratio_"))
     parts = [f"# EdgeBERT report: {summary['task']} on {summary['board']}", "",
              f"Latency target {summary['latency_target_ms']} ms (board time). Energy: the 12 nm projection "

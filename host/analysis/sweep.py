@@ -38,5 +38,5 @@ def threshold_sweep(hw, items, array_n: int, p: EnergyParams, thresholds=THRESHO
         pred = trace["logits"][np.arange(len(enc)), layers - 1].argmax(-1)
         rows.append({"threshold": t, "accuracy": float((pred == labels).mean()),
                      "avg_exit_layer": float(layers.mean()),
-                     "energy_uj_mean": float((e1 + (layers - 1) * per_layer).mean())})
+                     "energy_uj": float((e1 + (layers - 1) * per_layer).mean())})
     return rows

@@ -337,6 +337,6 @@ def summarize(records: list[dict], header: dict) -> dict:
             "avg_exit_layer": float(np.mean([r["exit_layer"] for r in ok])) if ok else 0.0,
             "target_ms": header.get("target_ms"),
             "target_met_fraction": float(np.mean([r["target_met"] for r in ok])) if ok else 0.0,
-            "latency_ms_mean": float(lat.mean()), "latency_ms_p99": float(np.percentile(lat, 99)),
+            "latency_mean_ms": float(lat.mean()), "latency_p99_ms": float(np.percentile(lat, 99)),
             "clock_mhz_histogram": dict(sorted(clocks.items(), key=lambda kv: float(kv[0]))),
             "planned_misses": sum(bool(r.get("planned_miss")) for r in ok)}

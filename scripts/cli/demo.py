@@ -30,8 +30,8 @@ def demo(task, target_ms, out_dir, limit, model_dir, as_json):
         click.echo(f"{'mode':>9} {'accuracy':>9} {'avg exit':>9} {'energy uJ':>10} {'p99 ms':>7} {'met':>7}")
         for m, s in summary["modes"].items():
             acc = "-" if s.get("accuracy") is None else f"{100 * s['accuracy']:.1f}%"
-            click.echo(f"{m:>9} {acc:>9} {s['avg_exit_layer']:>9.2f} {s['energy_uj_mean']:>10.3f} "
-                       f"{s['latency_ms_p99']:>7.2f} {100 * s['target_met_fraction']:>6.1f}%")
+            click.echo(f"{m:>9} {acc:>9} {s['avg_exit_layer']:>9.2f} {s['energy_uj']:>10.3f} "
+                       f"{s['latency_p99_ms']:>7.2f} {100 * s['target_met_fraction']:>6.1f}%")
         click.echo(f"base/LAI {summary.get('ratio_base_over_lai', 0):.2f}x, EE/LAI "
                    f"{summary.get('ratio_ee_over_lai', 0):.2f}x")
         if "multitask" in summary:
@@ -47,7 +47,7 @@ def _multitask_lines(m: dict) -> None:
     for t, s in m["tasks"].items():
         f1 = f", F1 {100 * s['f1']:.1f}%" if "f1" in s else ""
         click.echo(f"{t:>9} {100 * (s['accuracy'] or 0):>8.1f}% {s['avg_exit_layer']:>9.2f} "
-                   f"{s['energy_uj_mean']:>10.3f}{f1}")
+                   f"{s['energy_uj']:>10.3f}{f1}")
     for t, x in m["per_switch"].items():
         click.echo(f"  {x['count']} switches to {t}: {x['bytes'] / 1024:.0f} KiB task image, "
                    f"{x['cycles']:.0f} cycles, {x['energy_uj']:.3f} uJ each")

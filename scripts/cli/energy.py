@@ -49,7 +49,7 @@ def energy_replay(params_path, data_dir, target_factor, idle_power, update_doc, 
         click.echo(f"T = {row['threshold']:.2f}: EE exit {row['avg_exit_layer']:.2f}, lai exit {row['avg_exit_layer_lai']:.2f}")
         for m, s in row["modes"].items():
             over = "" if m == "lai" else f"  {m}/lai {row[f'ratio_{m}_over_lai']:.3f}"
-            click.echo(f"  {m:<12} energy {s['energy_uj_mean']:9.1f}  p99 {s['latency_ms_p99']:6.2f} ms  "
+            click.echo(f"  {m:<12} energy {s['energy_uj']:9.1f}  p99 {s['latency_p99_ms']:6.2f} ms  "
                        f"target met {s['target_met_fraction']:.3f}{over}")
 
 

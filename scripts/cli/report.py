@@ -13,7 +13,7 @@ from edgebert.cli.options import emit, json_option
 @click.argument("runs", nargs=-1, required=True, type=click.Path())
 @click.option("--out", "out_dir", required=True, help="Report folder (report.md, summary.json, PNGs).")
 @click.option("--sweep", "sweep_path", default=None, type=click.Path(exists=True, dir_okay=False),
-              help="Threshold sweep JSON (list of threshold/accuracy/avg_exit_layer/energy_uj_mean), "
+              help="Threshold sweep JSON (list of threshold/accuracy/avg_exit_layer/energy_uj), "
                    "as the demo writes.")
 @click.option("--params", "params_path", default=None, help="Energy parameter file.")
 @click.option("--measured", "measured_path", default=None, type=click.Path(exists=True, dir_okay=False),

@@ -106,10 +106,10 @@ def test_idle_power_limit_cases(costs):
     rows = {s: replay(q, target_factor=f)["thresholds"][2] for s, q in (("g", gated), ("m", vmin), ("0", v0))
             for f in [2.0]}
     for m in ("base", "ee", "lai", "bound"):
-        e = [rows[k]["modes"][m]["energy_uj_mean"] for k in ("g", "m", "0")]
+        e = [rows[k]["modes"][m]["energy_uj"] for k in ("g", "m", "0")]
         assert e[0] <= e[1] <= e[2], m
     # base at a target equal to its own latency has no slack: the same energy under every setting
-    base = [replay(q, target_factor=1.0)["thresholds"][0]["modes"]["base"]["energy_uj_mean"] for q in (gated, v0)]
+    base = [replay(q, target_factor=1.0)["thresholds"][0]["modes"]["base"]["energy_uj"] for q in (gated, v0)]
     assert base[0] == pytest.approx(base[1])
     with pytest.raises(EnergyParamsError, match="idle_power"):
         with_(idle_power="off")
