@@ -6,7 +6,8 @@ voltage (edgebert.analysis.replay.decomposition).
 A mode's figures come from its own log. A mode without a log (oracle and bound always; lai-slack
 when only lai ran), and every mode at other latency targets, is re-projected from a log that
 holds each sentence's predicted and true exit layers: the cycles of any plan follow from the cost
-model, which equals the measured counters exactly. Energies include the V/F switches and the
+model, which equals the measured counters exactly, and its gated MACs (data-dependent) come from
+the log that ran the sentence that far (`LoggedWork`). Energies include the V/F switches and the
 idle power from a sentence's end to its deadline (ASIC time: target x top clock / f0).
 """
 from __future__ import annotations
@@ -87,11 +88,37 @@ def project(rec: dict, p: EnergyParams, sched: Schedule, deadline_ms: float) -> 
     return {"ops": ops, "phases": phases, "energy_uj": sum(ops.values()), "asic_ms": ms, "exit_layer": rec["exit_layer"]}
 
 
-def _sentence(p, sched, s, c1, v1, layers2, v2, switches, board_ms, target_ms, deadline_ms) -> dict:
+class LoggedWork:
+    """The accelerator's own phase-2 counters of a sentence run to a given layer, taken from
+    whichever log ran it that far, so that a re-projection charges the gated MACs the hardware
+    counted for the same work (cycles and MACs equal the cost model's; gated MACs depend on the
+    data). Work that no log ran comes from the cost model, its gated MACs at the fraction the
+    sentence's logged phase 2 showed (0 without one)."""
+
+    def __init__(self, sched: Schedule, logs=()):
+        self.sched, self.logged, self.fraction = sched, {}, {}
+        for records in logs:
+            for r in records:
+                if "phase2" in r:
+                    c = r["phase2"]["counters"]
+                    self.logged[(r["id"], r["exit_layer"] - 1)] = c
+                    if c.get("macs"):
+                        self.fraction.setdefault(r["id"], c.get("gated_macs", 0) / c["macs"])
+
+    def phase2(self, rec: dict, layers2: int) -> dict:
+        c = self.logged.get((rec.get("id"), layers2))
+        if c is not None:
+            return c
+        c = dict(self.sched.phase2(rec["tokens"], layers2))
+        c["gated_macs"] = int(c["macs"] * self.fraction.get(rec.get("id"), 0.0))
+        return c
+
+
+def _sentence(p, sched, s, c1, v1, layers2, c2, v2, switches, board_ms, target_ms, deadline_ms) -> dict:
     e1, a1 = phase_energy(p, sched, s, 1, True, c1, v1)
     ops, asic = dict(e1), a1
     if layers2 > 0:
-        e2, a2 = phase_energy(p, sched, s, layers2, False, sched.phase2(s, layers2), v2)
+        e2, a2 = phase_energy(p, sched, s, layers2, False, c2, v2)
         ops = {k: ops[k] + e2[k] for k in ops}
         asic += a2
     asic += switches * p.t_switch_ns * 1e-6
@@ -102,7 +129,7 @@ def _sentence(p, sched, s, c1, v1, layers2, v2, switches, board_ms, target_ms, d
 
 
 def replan(rec: dict, policy: str, target_ms: float, board, p: EnergyParams, sched: Schedule,
-           threshold_layers: int = 12) -> dict:
+           threshold_layers: int = 12, work: LoggedWork | None = None) -> dict:
     """A logged sentence under another runnable policy or target: the plan the host would make,
     its cycles from the cost model, its energy and latency (board time and ASIC time)."""
     clock, grid = Clock(board), p.grid
@@ -119,15 +146,19 @@ def replan(rec: dict, policy: str, target_ms: float, board, p: EnergyParams, sch
         f2 = plan.mhz
         ms += sched.phase2_cycles(s, exit_layer - 1) / (f2 * 1e3) + (f2 != f1) * board.clock_switch_us / 1e3
         switches += f2 != f1
+    c2 = (work or LoggedWork(sched)).phase2(rec, exit_layer - 1) if exit_layer > 1 else None
     return _sentence(p, sched, s, dict(rec["phase1"]["counters"]), vf_point(grid, clock, f1).volts, exit_layer - 1,
-                     vf_point(grid, clock, f2).volts, switches, ms, target_ms, asic_deadline_ms(target_ms, board, p))
+                     c2, vf_point(grid, clock, f2).volts, switches, ms, target_ms,
+                     asic_deadline_ms(target_ms, board, p))
 
 
-def at_v0(rec: dict, exit_layer: int, target_ms: float, board, p: EnergyParams, sched: Schedule) -> float:
+def at_v0(rec: dict, exit_layer: int, target_ms: float, board, p: EnergyParams, sched: Schedule,
+          work: LoggedWork | None = None) -> float:
     """Energy (uJ) of the sentence's first `exit_layer` layers all at V0 (EE stopped there)."""
     s, top = rec["tokens"], board.top_clock
     ms = (rec["phase1"]["cycles"] + sched.phase2_cycles(s, exit_layer - 1)) / (top * 1e3)
-    return _sentence(p, sched, s, dict(rec["phase1"]["counters"]), p.v0, exit_layer - 1, p.v0, 0, ms, target_ms,
+    c2 = (work or LoggedWork(sched)).phase2(rec, exit_layer - 1) if exit_layer > 1 else None
+    return _sentence(p, sched, s, dict(rec["phase1"]["counters"]), p.v0, exit_layer - 1, c2, p.v0, 0, ms, target_ms,
                      asic_deadline_ms(target_ms, board, p))["energy_uj"]
 
 
@@ -136,15 +167,15 @@ class BoundCosts:
     every operating point (the fastest board clock of each; `operating_clocks`): the `bound` mode
     at any target through `lower_bound_energy`, with idle power as a credit per ASIC ms used."""
 
-    def __init__(self, records, layers, board, p: EnergyParams, sched: Schedule):
-        clock = Clock(board)
+    def __init__(self, records, layers, board, p: EnergyParams, sched: Schedule, work: LoggedWork | None = None):
+        clock, work = Clock(board), work or LoggedWork(sched)
         self.board, self.p, self.layers = board, p, np.asarray(layers)
         clocks = operating_clocks(clock, p.grid)
         n, k = len(records), len(clocks)
         self.e, self.a, self.t = (np.zeros((n, 2, k)) for _ in range(3))
         for i, (rec, w) in enumerate(zip(records, self.layers)):
             s = rec["tokens"]
-            c2 = sched.phase2(s, int(w) - 1) if w > 1 else None
+            c2 = work.phase2(rec, int(w) - 1) if w > 1 else None
             for j, mhz in enumerate(clocks):
                 v = vf_point(p.grid, clock, mhz).volts
                 e1, a1 = phase_energy(p, sched, s, 1, True, rec["phase1"]["counters"], v)
@@ -236,6 +267,7 @@ def _project(run_paths: list[Path], p: EnergyParams, model_dirs=None) -> tuple[d
     sched = schedule_for(task, board.name, head.get("array_n", board.array_n)).warm()
     target = float(head["target_ms"])
     deadline, layers = asic_deadline_ms(target, board, p), task.cfg.layers
+    work = LoggedWork(sched, [records for _, records in runs.values()])
 
     modes, projections, exits = {}, {}, {}
     for mode, (_, records) in runs.items():
@@ -251,9 +283,9 @@ def _project(run_paths: list[Path], p: EnergyParams, model_dirs=None) -> tuple[d
                 continue
             acc = modes.get(acc_from, {}).get("accuracy")
             if mode == "bound":
-                plans = BoundCosts(source, [r["true_exit_layer"] for r in source], board, p, sched).at(target)
+                plans = BoundCosts(source, [r["true_exit_layer"] for r in source], board, p, sched, work).at(target)
             else:
-                plans = [replan(r, mode, target, board, p, sched, layers) for r in source]
+                plans = [replan(r, mode, target, board, p, sched, layers, work) for r in source]
                 replans[mode] = plans
             modes[mode] = reprojected_summary(plans, acc)
             exits[mode] = list(np.asarray(plans["exit_layer"] if isinstance(plans, dict)
@@ -270,26 +302,26 @@ def _project(run_paths: list[Path], p: EnergyParams, model_dirs=None) -> tuple[d
     if "oracle" in energy and "ee" in energy:
         summary["ratio_ee_over_oracle"] = energy["ee"] / energy["oracle"]
     if "lai" in runs:
-        summary.update(_against_lai(runs, exits, source, energy, target, board, p, sched, layers))
+        summary.update(_against_lai(runs, exits, source, energy, target, board, p, sched, layers, work))
     ctx = {"board": board, "task": task, "sched": sched, "target": target, "source": source,
-           "projections": projections, "modes": modes}
+           "projections": projections, "modes": modes, "work": work}
     return summary, ctx
 
 
-def _against_lai(runs, exits, source, energy, target, board, p, sched, layers) -> dict:
+def _against_lai(runs, exits, source, energy, target, board, p, sched, layers, work) -> dict:
     """The decomposition of each ratio against lai (edgebert.analysis.replay.decomposition) and
     the oracle and bound evaluated at lai's own exit layers."""
     v0 = {}
     for m in energy:
         pairs = ([(r, r["exit_layer"]) for r in runs[m][1]] if m in runs else list(zip(source, exits.get(m, []))))
         if pairs:
-            v0[m] = float(np.mean([at_v0(r, int(e), target, board, p, sched) for r, e in pairs]))
+            v0[m] = float(np.mean([at_v0(r, int(e), target, board, p, sched, work) for r, e in pairs]))
     dec = decomposition({m: energy[m] for m in v0}, v0)
     lai_recs = runs["lai"][1]
     lai_layers = [r["exit_layer"] for r in lai_recs]
-    oracle_at = [replan({**r, "true_exit_layer": e}, "oracle", target, board, p, sched, layers)
+    oracle_at = [replan({**r, "true_exit_layer": e}, "oracle", target, board, p, sched, layers, work)
                  for r, e in zip(lai_recs, lai_layers)]
-    bound_at = BoundCosts(lai_recs, lai_layers, board, p, sched).at(target)
+    bound_at = BoundCosts(lai_recs, lai_layers, board, p, sched, work).at(target)
     e_oracle, e_bound = float(np.mean([x["energy_uj"] for x in oracle_at])), float(np.mean(bound_at["energy_uj"]))
     out = {"decomposition_over_lai": dec, "energy_uj_oracle_at_lai_layers": e_oracle,
            "energy_uj_bound_at_lai_layers": e_bound,
@@ -316,7 +348,7 @@ def build_report(run_paths: list[Path], out_dir: Path, params: EnergyParams | No
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     targets_ms = targets_ms or list(np.round(np.linspace(0.4, 2.0, 9) * target, 3))
-    curve = _target_curve(source, targets_ms, board, p, sched, layers) if source else {}
+    curve = _target_curve(source, targets_ms, board, p, sched, layers, c["work"]) if source else {}
     summary["energy_vs_target"] = curve
     plots = report_plots.plots(out_dir, c["projections"], c["modes"], curve, sweep, target)
     if measured:
@@ -327,16 +359,16 @@ def build_report(run_paths: list[Path], out_dir: Path, params: EnergyParams | No
     return summary
 
 
-def _target_curve(records, targets, board, p, sched, layers) -> dict:
+def _target_curve(records, targets, board, p, sched, layers, work: LoggedWork) -> dict:
     curve = {m: [] for m in MODES}
-    bound = BoundCosts(records, [r["true_exit_layer"] for r in records], board, p, sched)
+    bound = BoundCosts(records, [r["true_exit_layer"] for r in records], board, p, sched, work)
     for t in targets:
         for m in MODES:
             if m == "bound":
                 b = bound.at(float(t))
                 e, met = b["energy_uj"], b["met"]
             else:
-                plans = [replan(r, m, float(t), board, p, sched, layers) for r in records]
+                plans = [replan(r, m, float(t), board, p, sched, layers, work) for r in records]
                 e, met = [x["energy_uj"] for x in plans], [x["met"] for x in plans]
             curve[m].append({"target_ms": float(t), "energy_uj": float(np.mean(e)),
                              "target_met_fraction": float(np.mean(met))})

@@ -204,7 +204,8 @@ class GoldenModel:
         self.sat = Saturations()
         ids, types = np.asarray(ids, dtype=np.int64), np.asarray(types, dtype=np.int64)
         self._check_input(ids, types)
-        logits, ents = [], []
+        logits, ents, gated = [], [], []
+        self.ops = Counter()
         with threadpool_limits(1, "blas"):
             x = self.embed(ids, types)
             for layer in range(self.cfg.layers):
@@ -214,6 +215,10 @@ class GoldenModel:
                 z, h = self.off_ramp(x, layer)
                 logits.append(z)
                 ents.append(h)
+                gated.append(self.ops["gated_macs"])
+        # Gated MACs of a run that leaves after layer l (embedding, layers and off-ramps 1..l):
+        # what the accelerator's two phases count together for that exit.
+        self.gated_to_layer = np.array(gated, dtype=np.int64)
         self.ops = Counter()
         return np.array(logits), np.array(ents, dtype=np.int64)
 
@@ -237,16 +242,19 @@ def predict_exit_layer(h1: int, threshold: int, table: np.ndarray, layers: int) 
 
 
 def evaluate_set(model: GoldenModel, encoded, threshold_q16: int, progress: bool = True) -> dict:
-    """Every sentence's per-layer logits (real), entropies (real, exactly the Q.16 words / 2^16)
-    and predicted exit layer, plus the saturation counts over the set."""
+    """Every sentence's per-layer logits (real), entropies (real, exactly the Q.16 words / 2^16),
+    predicted exit layer and gated MACs up to each exit layer, plus the saturation counts."""
     L, C = model.cfg.layers, model.cfg.num_labels
     logits = np.zeros((len(encoded), L, C))
     ents = np.zeros((len(encoded), L))
     predicted = np.zeros(len(encoded), dtype=np.int64)
+    gated = np.zeros((len(encoded), L), dtype=np.int64)
     sat = Counter()
     for i, e in enumerate(tqdm(encoded, desc="golden model", unit="sentence", disable=not progress)):
         z, h = model.trace(e.ids, e.token_types)
         logits[i], ents[i] = z / 2.0 ** model.frac["logit"], h / 2.0 ** fn.ENTROPY_FRAC
+        gated[i] = model.gated_to_layer
         predicted[i] = model.predict(int(h[0]), threshold_q16)
         sat.update(model.sat)
-    return {"logits": logits, "entropies": ents, "predicted": predicted, "saturations": dict(sat)}
+    return {"logits": logits, "entropies": ents, "predicted": predicted, "saturations": dict(sat),
+            "gated_macs_to_layer": gated}

@@ -112,3 +112,20 @@ def test_a_mismatch_stops_the_flow(tmp_path, monkeypatch):
         run_flow(tmp_path, limit=5, progress=False)
     assert (tmp_path / "export.json").is_file()
     assert not (tmp_path / "verify.json").exists() and not (tmp_path / "runs").exists()
+
+
+def test_the_sweep_charges_the_work_the_ee_run_measured(first, artifact):
+    """The threshold sweep (golden trace + cost model) at the shipped threshold costs what the
+    projection of the measured ee run costs without its idle time: gated MACs included."""
+    from edgebert.accel.asic12nm import EnergyParams
+    from edgebert.analysis.sweep import threshold_sweep
+    from edgebert.core.tokenization import Tokenizer
+    from edgebert.runtime.runner import task_items
+    hw = artifact["sst2"]
+    items = task_items("sst2", Tokenizer(hw.cfg.max_len), LIMIT)
+    row = threshold_sweep(hw, items, 16, EnergyParams.load(), thresholds=[hw.threshold_q16 / 2 ** 16],
+                          progress=False)[0]
+    ee = first[1]["summary"]["modes"]["ee"]
+    parts = ee["energy_breakdown_uj"]
+    assert row["avg_exit_layer"] == ee["avg_exit_layer"] and row["accuracy"] == ee["accuracy"]
+    assert row["energy_uj"] == pytest.approx(ee["energy_uj"] - parts["idle"] - parts["switch"], rel=1e-9)
