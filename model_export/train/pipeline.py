@@ -1,6 +1,6 @@
 """The training pipeline as a list of named steps (teacher -> embedding -> general ->
-distill_data -> sentence_data -> stage1 -> sentence_tuning -> stage2 -> qat -> calibrate ->
-package -> export).
+distill_data -> sentence_data -> corpus_data -> stage1 -> sentence_tuning -> stage2 -> qat ->
+calibrate -> package -> export).
 Each step writes `reports/<step>.json` in the run folder; a step whose report exists is skipped,
 so an interrupted run resumes where it stopped. Steps a config does not ask for report "skipped".
 """
@@ -15,25 +15,25 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from edgebert.accel import predictor
 from edgebert.core.config import load_model_config
 from edgebert.core.paths import REPO_ROOT
 from edgebert.core.tasks import Example, encode_examples, get_task, read_examples, read_sentences, split_train
 from edgebert.core.tokenization import Tokenizer
+from edgebert.train import calibration, corpus, teacher
 from edgebert.train import evaluate as ev
-from edgebert.train import teacher
 from edgebert.train.augment import Augmenter
 from edgebert.train.embedding import build_table, load_table, low_rank_basis, save_table
 from edgebert.train.export import export_model_dir
 from edgebert.train.model import PRUNABLE, EdgeBert
 from edgebert.train.package import EMBEDDING_FILE, load_checkpoint, save_checkpoint, save_task
+from edgebert.train.predictor import fit_table
 from edgebert.train.pruning import sparsity_report
 from edgebert.train.quant import FakeQuantHooks, calibrate_formats
 from edgebert.train.span import removable_heads
 from edgebert.train.stages import general, qat, stage1, stage2
 
-STEPS = ("teacher", "embedding", "general", "distill_data", "sentence_data", "stage1",
-         "sentence_tuning", "stage2", "qat", "calibrate", "package", "export")
+STEPS = ("teacher", "embedding", "general", "distill_data", "sentence_data", "corpus_data",
+         "stage1", "sentence_tuning", "stage2", "qat", "calibrate", "package", "export")
 LONG_TOKENS = 25   # validation sentences this long are scored apart: they resemble GLUE dev
 
 
@@ -177,6 +177,16 @@ class Run:
         np.savez(self.path("teacher_logits_sentences.npz"), augmented=z)
         return {"samples": len(samples), "mean_tokens": float(np.mean([len(e) for e in enc]))}
 
+    def step_corpus_data(self) -> dict:
+        """Teacher logits for unlabelled in-domain sentences (config `distill.corpus`), cached in
+        resumable chunks under `corpus_logits/` (`edgebert.train.corpus`)."""
+        spec = self.cfg.get("distill", {}).get("corpus")
+        if not spec:
+            return {"skipped": "no distill.corpus in the config"}
+        dev = [t for e in read_examples(self.task, "dev") for t in (e.text_a, e.text_b) if t]
+        return corpus.prepare(spec, self.seed, self.glue_dir, dev, self.path("corpus_logits"),
+                              self.path("teacher"), self.tok)
+
     def _write_samples(self, samples: list[Example], name: str) -> None:
         with open(self.path(name), "w") as f:
             for s in samples:
@@ -238,7 +248,10 @@ class Run:
         enc, z, y = self._distill_set("stage1")
         hp = {"seed": self.seed, **self.cfg["stages"]["stage1"]}
         t_model = teacher.load_finetuned(self.path("teacher")) if hp.get("hidden_weight") else None
-        result = stage1(model, enc, z, y, hp, self._validator(model, "final"), t_model)
+        spec = self.cfg.get("distill", {}).get("corpus")
+        mixed = (corpus.load(self.path("corpus_logits"), self.tok, spec.get("mix", 0.5))
+                 if spec else None)
+        result = stage1(model, enc, z, y, hp, self._validator(model, "final"), t_model, mixed)
         save_checkpoint(model, self.path("stage1.safetensors"))
         return result
 
@@ -304,21 +317,32 @@ class Run:
         """Threshold on the validation split; predictor table from training-set entropies."""
         model = self._final()
         x = self.cfg["exit"]
-        val_logits = ev.all_layer_logits(model, self.encoded("val"))
-        threshold = ev.choose_threshold(val_logits, self.labels("val"), x["max_accuracy_drop"])
+        val_y, cal, extra = self.labels("val"), self.cfg.get("calibrate"), {}
+        if cal is None:   # configs before off-ramp calibration: the accuracy-only rule
+            val_logits = ev.all_layer_logits(model, self.encoded("val"))
+            threshold = ev.choose_threshold(val_logits, val_y, x["max_accuracy_drop"])
+        else:   # temperatures folded into `model`, so the predictor table below sees them too
+            extra = calibration.calibrate_exit(
+                model, lambda m: ev.all_layer_logits(m, self.encoded("val")), val_y, cal,
+                with_f1="f1" in self.task.metrics)
+            val_logits, threshold = extra.pop("val_logits"), extra.pop("threshold")
         rng = random.Random(self.seed)
         train = self.data["train"]
         sample = rng.sample(range(len(train)), min(x["predictor_train_sentences"], len(train)))
         train_logits = ev.all_layer_logits(model, encode_examples([train[i] for i in sample], self.tok))
-        table = predictor.fit_table(ev.layer_entropies(train_logits), seed=self.seed)
+        table = fit_table(ev.layer_entropies(train_logits), seed=self.seed)
         np.save(self.path("predictor_table.npy"), table)
-        return {"threshold": threshold,
-                "val": ev.early_exit_metrics(val_logits, self.labels("val"), threshold),
-                "val_accuracy_all_layers": ev.per_layer_accuracy(val_logits, self.labels("val"))[-1]}
+        return {"threshold": threshold, **extra,
+                "val": ev.early_exit_metrics(val_logits, val_y, threshold,
+                                             with_f1="f1" in self.task.metrics),
+                "val_accuracy_all_layers": ev.per_layer_accuracy(val_logits, val_y)[-1]}
 
     def step_package(self) -> dict:
         model = self._final()
         cal = json.loads(self.path("reports/calibrate.json").read_text())
+        temps = cal.get("temperatures")
+        if temps:   # folded into the off-ramp classifiers: the export and hardware are unchanged
+            calibration.fold_temperatures(model, temps)
         tensors = {n: t for n, t in model.task_state().items() if n in PRUNABLE}
         teacher_report = json.loads(self.path("reports/teacher.json").read_text())
         extra = {"sparsity": sparsity_report(tensors),
@@ -328,6 +352,9 @@ class Run:
                  "training": {"config": self.cfg}}
         if model.hooks.active:
             extra["formats"] = model.hooks.formats
+        if temps:
+            extra["off_ramp_temperatures"] = {"values": temps,
+                                              "folded_into": "ramps.<i>.classifier"}
         model_dir = REPO_ROOT / self.cfg["package_dir"]
         shared = model_dir / EMBEDDING_FILE
         if not shared.is_file():   # a model folder of its own (an experiment): the same table

@@ -24,15 +24,18 @@ from edgebert.train.model import PRUNABLE, EdgeBert
 from edgebert.train.pruning import MagnitudePruner
 
 
-def distillation_loss(student: torch.Tensor, teacher: torch.Tensor, labels: torch.Tensor,
+def distillation_loss(student: torch.Tensor, teacher: torch.Tensor, labels: torch.Tensor | None,
                       temperature: float, alpha_ce: float) -> torch.Tensor:
-    """alpha_ce * CE(labels) + (1 - alpha_ce) * T^2 * KL(teacher_T || student_T) (Hinton 2015)."""
+    """alpha_ce * CE(labels) + (1 - alpha_ce) * T^2 * KL(teacher_T || student_T) (Hinton 2015).
+    Unlabelled batches (`labels` None) keep the KL term alone, at the same weight."""
     kl = F.kl_div(F.log_softmax(student / temperature, -1), F.softmax(teacher / temperature, -1),
                   reduction="batchmean") * temperature ** 2
+    if labels is None:
+        return (1 - alpha_ce) * kl
     return alpha_ce * F.cross_entropy(student, labels) + (1 - alpha_ce) * kl
 
 
-def layers_loss(logits: torch.Tensor, teacher: torch.Tensor, labels: torch.Tensor,
+def layers_loss(logits: torch.Tensor, teacher: torch.Tensor, labels: torch.Tensor | None,
                 weights, temperature: float, alpha_ce: float) -> torch.Tensor:
     """Distillation loss of the final classifier plus weights[l] x that of off-ramp l."""
     loss = distillation_loss(logits[:, -1], teacher, labels, temperature, alpha_ce)
@@ -49,11 +52,14 @@ def warmup_linear(total: int, warmup: int):
 
 class _Trainer:
     """Shared loop: bucketed batches, Adam with warm-up and linear decay, periodic validation,
-    an exponential moving average of the weights (kept when it validates better)."""
+    an exponential moving average of the weights (kept when it validates better).
+    With a `corpus` (encoded sentences, teacher logits, mix), a `mix` fraction of the batches,
+    evenly spread, comes from it with label None; the others follow the task stream as without."""
 
     def __init__(self, model: EdgeBert, encoded: list[Encoded], teacher_logits: np.ndarray,
-                 labels: np.ndarray, hp: dict, params, desc: str):
+                 labels: np.ndarray, hp: dict, params, desc: str, corpus=None):
         self.model, self.encoded, self.hp, self.desc = model, encoded, hp, desc
+        self.corpus = corpus
         self.teacher = torch.from_numpy(teacher_logits)
         # Teacher-labelled samples carry label -1: their hard label is the teacher's argmax.
         hard = np.where(labels >= 0, labels, teacher_logits.argmax(1))
@@ -63,7 +69,7 @@ class _Trainer:
         self.opt = torch.optim.Adam(self.params, lr=hp["lr"], betas=(0.9, hp.get("beta2", 0.98)),
                                     weight_decay=hp.get("weight_decay", 0.0))
         steps_per_epoch = math.ceil(len(encoded) / hp["batch_size"])
-        self.total = int(hp["epochs"] * steps_per_epoch)
+        self.total = int(hp["steps"]) if "steps" in hp else int(hp["epochs"] * steps_per_epoch)
         self.sched = torch.optim.lr_scheduler.LambdaLR(
             self.opt, warmup_linear(self.total, int(hp.get("warmup", 0.1) * self.total)))
         self.ema_decay = hp.get("ema", 0.0)
@@ -78,15 +84,34 @@ class _Trainer:
             yield from bucketed_batches(self.encoded, self.hp["batch_size"], True, self.rng,
                                         weights=weights)
 
+    def corpus_batches(self):
+        rng = random.Random(self.hp["seed"] + 1)   # its own stream: the task batches are unchanged
+        while True:
+            yield from bucketed_batches(self.corpus.encoded, self.hp["batch_size"], True, rng)
+
+    def from_corpus(self, step: int) -> bool:
+        """Step `step` (1-based) takes a corpus batch when floor(step * mix) grows: mix 0.5 is
+        every other batch, 0.25 every fourth."""
+        m = self.corpus.mix if self.corpus is not None else 0.0
+        return math.floor(step * m) > math.floor((step - 1) * m)
+
     def run(self, loss_fn, after_step=None, validate=None) -> dict:
         history, losses, t0 = [], [], time.time()
         every = max(1, int(self.total * self.hp.get("validate_every", 0.25)))
         bar = tqdm(total=self.total, desc=self.desc, unit="step")
         batches = self.batches()
+        corpus = self.corpus_batches() if self.corpus is not None else None
+        corpus_logits = torch.from_numpy(self.corpus.logits) if corpus else None
+        n_corpus = 0
         for step in range(1, self.total + 1):
             self.model.train()
-            b = collate(self.encoded, next(batches))
-            loss = loss_fn(b, self.teacher[b.index], self.labels[b.index])
+            if corpus and self.from_corpus(step):
+                b = collate(self.corpus.encoded, next(corpus))
+                loss = loss_fn(b, corpus_logits[b.index], None)
+                n_corpus += 1
+            else:
+                b = collate(self.encoded, next(batches))
+                loss = loss_fn(b, self.teacher[b.index], self.labels[b.index])
             self.opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(self.params, 1.0)
@@ -110,6 +135,8 @@ class _Trainer:
         result = {"steps": self.total, "wall_s": round(time.time() - t0, 1),
                   "loss_first_tenth": float(np.mean(losses[:tenth])),
                   "loss_last_tenth": float(np.mean(losses[-tenth:])), "history": history}
+        if corpus:
+            result["corpus_batches"] = n_corpus
         if self.ema and validate:
             result["ema"] = self._keep_better_ema(validate, history[-1] if history else None)
         return result
@@ -176,9 +203,10 @@ def general(model: EdgeBert, encoded, hp: dict, teacher_model) -> dict:
 
 
 def stage1(model: EdgeBert, encoded, teacher_logits, labels, hp: dict, validate,
-           teacher_model=None) -> dict:
+           teacher_model=None, corpus=None) -> dict:
     """Backbone with distillation, span penalty and gradual magnitude pruning; with
-    `hp["hidden_weight"] > 0` also intermediate-layer distillation from `teacher_model`."""
+    `hp["hidden_weight"] > 0` also intermediate-layer distillation from `teacher_model`; with
+    `corpus` (a `corpus.CorpusSet`) part of the batches are unlabelled corpus sentences."""
     for p in model.parameters():
         p.requires_grad = True
     model.position_embeddings.weight.requires_grad = not hp.get("freeze_position", False)
@@ -190,7 +218,7 @@ def stage1(model: EdgeBert, encoded, teacher_logits, labels, hp: dict, validate,
             raise ValueError("hidden_weight > 0 needs the fine-tuned teacher model")
         distiller = HiddenDistiller(teacher_model, model.cfg.hidden, model.cfg.layers)
         params += list(distiller.proj.parameters())
-    trainer = _Trainer(model, encoded, teacher_logits, labels, hp, params, "stage 1")
+    trainer = _Trainer(model, encoded, teacher_logits, labels, hp, params, "stage 1", corpus)
     pruner = MagnitudePruner(model, PRUNABLE, hp["encoder_sparsity"],
                              start_step=int(hp["prune_start"] * trainer.total),
                              end_step=int(hp["prune_end"] * trainer.total),

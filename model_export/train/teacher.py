@@ -109,11 +109,13 @@ def load_finetuned(out_dir: Path):
 
 
 @torch.no_grad()
-def logits(model, encoded: list[Encoded], batch_size: int = 128, desc: str = "teacher logits") -> np.ndarray:
+def logits(model, encoded: list[Encoded], batch_size: int = 128, desc: str = "teacher logits",
+           progress: bool = True) -> np.ndarray:
     """Teacher logits for every sentence, in input order (float32, N x classes)."""
     model.eval()
     out = None
-    for idx in tqdm(bucketed_batches(encoded, batch_size, shuffle=False), desc=desc, unit="batch"):
+    for idx in tqdm(bucketed_batches(encoded, batch_size, shuffle=False), desc=desc, unit="batch",
+                    disable=not progress):
         batch = collate(encoded, idx)
         z = _forward(model, batch).float().numpy()
         if out is None:
