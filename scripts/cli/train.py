@@ -210,4 +210,22 @@ def predictor_cmd(task, model_dir, glue_dir, sentences, entropies, threshold, ou
     emit(out, as_json)
 
 
-COMMANDS = (train, eval_cmd, export_cmd, numerics, sweep, predictor_cmd)
+@click.command("calibrate")
+@task_option()
+@model_dir_option()
+@click.option("--data", "glue_dir", default=None,
+              help="Training data: a folder with glue/<TASK>/train.tsv, or the GLUE folder itself "
+                   "(default $EDGEBERT_DATA).")
+@click.option("--tolerance", type=float, default=0.01, show_default=True,
+              help="Largest loss against all layers in accuracy, balanced accuracy and F1.")
+@json_option()
+def calibrate_cmd(task, model_dir, glue_dir, tolerance, as_json):
+    """Calibrate a packaged task's off-ramps (temperatures folded in) and choose its threshold
+    again on its validation split; rewrites the package (run `edgebert export` after)."""
+    from edgebert.core.paths import DEFAULT_MODEL_DIR
+    from edgebert.train.recalibrate import recalibrate_package
+    emit(recalibrate_package(Path(model_dir) if model_dir else DEFAULT_MODEL_DIR, task,
+                             Path(glue_dir) if glue_dir else None, tolerance), as_json)
+
+
+COMMANDS = (train, eval_cmd, export_cmd, numerics, sweep, predictor_cmd, calibrate_cmd)

@@ -91,3 +91,16 @@ def test_predictor_from_entropy_file(tmp_path):
     assert table.shape == (100, 11) and np.allclose(table[:, 0], np.arange(100) * 0.01)
     # The row for H1 = 0.5 follows the relation the entropies were made with (layers 2..11).
     assert np.abs(table[50, 1:] - 0.5 * 0.8 ** np.arange(1, 11)).max() < 0.02
+
+
+def test_shipped_mrpc_exits_early_without_losing_to_all_layers():
+    """The shipped MRPC threshold (calibrated off-ramps) keeps accuracy and F1 within a point of
+    all layers on dev, and is not the layer-1 majority answer (both classes predicted)."""
+    r = CliRunner().invoke(main, ["eval", "--task", "mrpc", "--backend", "golden", "--json"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.output.strip().splitlines()[-1])
+    assert out["accuracy"] >= out["accuracy_all_layers"] - 0.01 and out["f1"] >= out["f1_all_layers"] - 0.01
+    assert out["exit_histogram"][0] < out["n"]
+    majority = 279 / 408                               # MRPC dev: 279 paraphrases of 408 pairs
+    all_positive_f1 = 2 * 279 / (279 + 408)
+    assert out["accuracy"] != pytest.approx(majority) and out["f1"] != pytest.approx(all_positive_f1, abs=1e-4)

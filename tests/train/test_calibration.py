@@ -173,3 +173,13 @@ def test_calibrate_step_reports_temperatures_and_rule(tmp_path):
     assert len(out["temperatures"]) == run.model_cfg.layers
     assert out["threshold"] == out["rule"]["threshold"] and "val_logits" not in out
     assert (run.path("predictor_table.npy")).is_file()
+
+
+def test_a_calibrated_package_is_not_calibrated_twice():
+    """The shipped MRPC package carries folded temperatures: folding them again would scale the
+    off-ramps twice, so the command refuses."""
+    from edgebert.core.errors import InputError
+    from edgebert.core.paths import DEFAULT_MODEL_DIR
+    from edgebert.train.recalibrate import recalibrate_package
+    with pytest.raises(InputError, match="already calibrated"):
+        recalibrate_package(DEFAULT_MODEL_DIR, "mrpc")
