@@ -11,15 +11,10 @@ the resumed log holds the same loads and clock switches as one never interrupted
 """
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 
-from tqdm import tqdm
-
-from edgebert.core.errors import DeviceError
 from edgebert.runtime.backend import Backend
-from edgebert.runtime.runner import Item, SentenceRunner, open_log, summarize
+from edgebert.runtime.runner import Item, SentenceRunner, append_records, open_log, summarize
 
 INTERLEAVE = "{k} sentence(s) of each task in turn, in the header's task order; a task that runs out drops out"
 
@@ -74,25 +69,18 @@ def run_multitask(backend: Backend, tasks: dict, stream: list[tuple[str, Item]],
         restored = _load(backend, tasks[last["task"]])
         backend.set_clock(_last_clock(last))
     todo = [(t, it) for t, it in stream if it.id not in done]
-    try:
-        for t, item in tqdm(todo, desc=f"{policy}, {'+'.join(tasks)} on {backend.name}", unit="sentence",
-                            disable=not progress, initial=len(stream) - len(todo), total=len(stream)):
-            if item.error:
-                rec = {"task": t, "id": item.id, "text_chars": len(item.text), "error": item.error}
-            else:
-                load = _load(backend, tasks[t])
-                rec = {"task": t, **runners[t].run(item)}
-                if any(load[k] for k in ("shared_bytes", "embedding_bytes", "task_bytes")):
-                    rec["load"] = load
-            log.write(json.dumps(rec) + "\n")
-            log.flush()
-            records.append(rec)
-        os.fsync(log.fileno())
-    except DeviceError as e:
-        e.args = (f"{e} (the log {out} keeps every finished sentence; rerun to resume)",)
-        raise
-    finally:
-        log.close()
+
+    def record(pair: tuple[str, Item]) -> dict:
+        t, item = pair
+        if item.error:
+            return {"task": t, "id": item.id, "text_chars": len(item.text), "error": item.error}
+        load = _load(backend, tasks[t])
+        rec = {"task": t, **runners[t].run(item)}
+        if any(load[k] for k in ("shared_bytes", "embedding_bytes", "task_bytes")):
+            rec["load"] = load
+        return rec
+    append_records(out, log, records, todo, record, desc=f"{policy}, {'+'.join(tasks)} on {backend.name}",
+                   disable=not progress, initial=len(stream) - len(todo), total=len(stream))
     return summarize_multitask(records, header, restored)
 
 

@@ -303,13 +303,22 @@ def run(backend: Backend, task, items: list[Item], policy: str, target_ms: float
     runner = SentenceRunner(backend, task, policy, target_ms)
     backend.prepare(task)
     todo = [it for it in items if it.id not in done]
+
+    def record(item: Item) -> dict:
+        if item.error:
+            return {"id": item.id, "text_chars": len(item.text), "error": item.error}
+        return runner.run(item)
+    append_records(out, log, records, todo, record, desc=f"{policy} on {backend.name}", disable=not progress,
+                   initial=len(items) - len(todo), total=len(items))
+    return summarize(records, header)
+
+
+def append_records(out: Path, log, records: list[dict], todo, record, **progress) -> None:
+    """One JSON line per item of `todo`, flushed as soon as it is done (a kill loses at most the
+    line being written), appended to `records` too; closes the log. `progress`: tqdm's options."""
     try:
-        for item in tqdm(todo, desc=f"{policy} on {backend.name}", unit="sentence", disable=not progress,
-                         initial=len(items) - len(todo), total=len(items)):
-            if item.error:
-                rec = {"id": item.id, "text_chars": len(item.text), "error": item.error}
-            else:
-                rec = runner.run(item)
+        for item in tqdm(todo, unit="sentence", **progress):
+            rec = record(item)
             log.write(json.dumps(rec) + "\n")
             log.flush()
             records.append(rec)
@@ -320,7 +329,6 @@ def run(backend: Backend, task, items: list[Item], policy: str, target_ms: float
         raise
     finally:
         log.close()
-    return summarize(records, header)
 
 
 def summarize(records: list[dict], header: dict) -> dict:
