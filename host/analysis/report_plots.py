@@ -131,7 +131,7 @@ def plots(out: Path, projections, modes, curve, sweep, target) -> dict[str, str]
     files["latency"] = _save(fig, out / "latency.png")
 
     fig, ax = plt.subplots(figsize=(7, 3.5))
-    for i, (mode, (records, _)) in enumerate(projections.items()):
+    for mode, (records, _) in projections.items():
         time_at = {}
         for r in records:
             for ph in ("phase1", "phase2"):
