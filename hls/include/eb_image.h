@@ -13,7 +13,9 @@
 //   act vectors, in VectorId order: {len}, len words (int16 values, sign-extended);
 //   gains, in GainId order: {len}, len words (int32, Q.16);
 //   span mask: heads * max_len words (UQ1.15, by query-key distance);
-//   predictor: 100 * (layers - 2) words (Q.16).
+//   predictor: 100 * (layers - 2) words (Q.16);
+//   binned predictor: EB_BIN_LEN - 1 length edges, then EB_BIN_H * EB_BIN_LEN * EB_MAX_CLASSES exit
+//       layers, one byte each, 4 per word (first in the low byte).
 // Embedding image (stays in DDR; the stand-in for EdgeBERT's eNVM): header (EmbedHeader), row index
 //   (rows + 1 word offsets into the records), then one record per row:
 //   ceil(E / 32) mask words and ceil(nnz / 4) code words.

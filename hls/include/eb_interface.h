@@ -28,15 +28,18 @@
 #define EB_RAMPS_IN_DDR 0  // 1: off-ramp weights stay in DDR, fetched per layer (small parts)
 #endif
 // fixed: the result words are laid out for them
-#define EB_MAX_LAYERS 12  // ALBERT-base's layers; one entropy result word each
-#define EB_MAX_CLASSES 4  // logit result words
-#define EB_MAX_TYPES 2    // token types (sentence A, sentence B)
-#define EB_PRED_ROWS 100  // EdgeBERT's predictor table: H1 = 0.00 .. 0.99 (predictor.py)
+#define EB_MAX_LAYERS 12   // ALBERT-base's layers; one entropy result word each
+#define EB_MAX_CLASSES 4   // logit result words
+#define EB_MAX_TYPES 2     // token types (sentence A, sentence B)
+#define EB_PRED_ROWS 100   // EdgeBERT's predictor table: H1 = 0.00 .. 0.99 (predictor.py)
+#define EB_BIN_H 16        // binned predictor: layer-1 entropy bins (predictor.py)
+#define EB_BIN_H_SHIFT 12  // binned predictor: entropy bin = H1 (Q.16) >> this
+#define EB_BIN_LEN 4       // binned predictor: sentence-length bins (LEN_BINS - 1 edges)
 
 namespace eb {
 
 // ---- memory images ----
-const unsigned IMAGE_VERSION = 1;
+const unsigned IMAGE_VERSION = 2;
 const unsigned SHARED_MAGIC = 0x31534245;  // "EBS1"
 const unsigned TASK_MAGIC = 0x31544245;    // "EBT1"
 const unsigned EMBED_MAGIC = 0x31454245;   // "EBE1"
@@ -163,13 +166,14 @@ enum Status {
 
 // Result words (int32) the phase commands write; the loads write only the counters.
 enum Result {
-    R_EXIT_LAYER = 0,  // phase 1: 1 if it exits at layer 1, else 0; phase 2: the exit layer
-    R_PREDICTED = 1,   // predicted exit layer (phase 1)
-    R_EXIT_NOW = 2,    // phase 1: 1 if layer 1's entropy is below the threshold
-    R_H1 = 3,          // layer-1 entropy, Q.16
-    R_LOGITS = 4,      // EB_MAX_CLASSES words: the exit layer's logits
-    R_ENTROPY = 8,     // EB_MAX_LAYERS words: entropy of layer l at R_ENTROPY + l - 1
-    R_COUNTERS = 24,   // N_COUNTERS counters, two words each (low, high)
+    R_EXIT_LAYER = 0,         // phase 1: 1 if it exits at layer 1, else 0; phase 2: the exit layer
+    R_PREDICTED = 1,          // predicted exit layer (phase 1)
+    R_EXIT_NOW = 2,           // phase 1: 1 if layer 1's entropy is below the threshold
+    R_H1 = 3,                 // layer-1 entropy, Q.16
+    R_LOGITS = 4,             // EB_MAX_CLASSES words: the exit layer's logits
+    R_ENTROPY = 8,            // EB_MAX_LAYERS words: entropy of layer l at R_ENTROPY + l - 1
+    R_COUNTERS = 24,          // N_COUNTERS counters, two words each (low, high)
+    R_PREDICTED_BINNED = 46,  // predicted exit layer of the binned predictor (phase 1)
     RESULT_WORDS = 48
 };
 
@@ -197,6 +201,7 @@ const int DIV_CYCLES = 48;       // radix-2 divider, one quotient bit per cycle
 const int ISQRT_CYCLES = 31;     // bit-serial square root of a 62-bit sum
 const int LOG_CYCLES = 2;        // priority encoder + ln(1+f) table
 const int AXI_LATENCY = 16;      // DDR read latency of one burst (one embedding row)
+const int BINNED_CYCLES = 2;     // binned predictor: entropy/length bins and layer-1 argmax; table read
 
 }  // namespace eb
 

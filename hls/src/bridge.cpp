@@ -48,11 +48,11 @@ void eb_limits(int *out) {
 }
 
 // Schedule constants, in the order of SCHEDULE_CONSTANTS (interface.py): MAC_PIPE, SOFTMAX_PASSES,
-// LAYERNORM_PASSES, DIV_CYCLES, ISQRT_CYCLES, LOG_CYCLES, AXI_LATENCY.
+// LAYERNORM_PASSES, DIV_CYCLES, ISQRT_CYCLES, LOG_CYCLES, AXI_LATENCY, BINNED_CYCLES.
 void eb_schedule(int *out) {
-    const int v[7] = {eb::MAC_PIPE, eb::SOFTMAX_PASSES, eb::LAYERNORM_PASSES, eb::DIV_CYCLES,
-                      eb::ISQRT_CYCLES, eb::LOG_CYCLES, eb::AXI_LATENCY};
-    for (int i = 0; i < 7; i++) out[i] = v[i];
+    const int v[8] = {eb::MAC_PIPE, eb::SOFTMAX_PASSES, eb::LAYERNORM_PASSES, eb::DIV_CYCLES,
+                      eb::ISQRT_CYCLES, eb::LOG_CYCLES, eb::AXI_LATENCY, eb::BINNED_CYCLES};
+    for (int i = 0; i < 8; i++) out[i] = v[i];
 }
 
 void eb_set_embedding(void *h, const uint32_t *image, long words) {

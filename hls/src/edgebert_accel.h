@@ -59,6 +59,8 @@ struct State {
     gain_t gbuf[GBUF_WORDS];
     prob_t span[EB_MAX_HEADS][EB_MAX_LEN];
     entropy_t predictor[EB_PRED_ROWS * PRED_COLS];
+    int32_t bin_edges[EB_BIN_LEN - 1];
+    uint8_t bins[EB_BIN_H * EB_BIN_LEN * EB_MAX_CLASSES];
     // ---- per sentence ----
     bool phase1_done;
     int len;
@@ -408,6 +410,15 @@ inline int load_task(State &s, const bus_t *img, long words) {
         }
     for (int row = 0; row < EB_PRED_ROWS; row++)
         for (int j = 0; j < s.layers - 2; j++) s.predictor[row * PRED_COLS + j] = entropy_t(int32_t(r.next()));
+    for (int e = 0; e < EB_BIN_LEN - 1; e++) s.bin_edges[e] = int32_t(r.next());
+    for (int w = 0; w < EB_BIN_H * EB_BIN_LEN * EB_MAX_CLASSES / 4; w++) {
+        const uint32_t word = r.next();
+        for (int b = 0; b < 4; b++) {
+            const int layer = int((word >> (8 * b)) & 0xFF);
+            if (layer < 2 || layer > s.layers) return ST_BAD_IMAGE;
+            s.bins[4 * w + b] = uint8_t(layer);
+        }
+    }
     if (!r.ok || r.pos != words) return ST_BAD_IMAGE;
     // Loading reads the image except the DDR-resident off-ramps.
     long read = words;
@@ -440,7 +451,7 @@ inline int check_embedding(const State &s, const bus_t *emb) {
     return ST_OK;
 }
 
-// Phase 1: embed + layer 1 + off-ramp 1 + exit gate + predicted exit layer.
+// Phase 1: embed + layer 1 + off-ramp 1 + exit gate + both predicted exit layers.
 inline int phase1(State &s, const bus_t *image, const bus_t *embedding, const bus_t *tokens, int length,
                   int threshold, bus_t *out) {
     s.phase1_done = false;
@@ -462,11 +473,14 @@ inline int phase1(State &s, const bus_t *image, const bus_t *embedding, const bu
     wide_t logits[EB_MAX_CLASSES];
     const entropy_t h1 = off_ramp(s, image, 0, logits);
     const int predicted = predict_exit_layer(h1, threshold, s.predictor, s.layers, s.cnt);
+    const int binned = predict_binned(h1, threshold, length, first_argmax(logits, s.classes), s.bins,
+                                      s.bin_edges, s.cnt);
     const bool exit_now = h1 < threshold;
     for (int l = 0; l < EB_MAX_LAYERS; l++) out[R_ENTROPY + l] = 0;
     out[R_ENTROPY] = bus_t(uint32_t(h1));
     out[R_H1] = bus_t(uint32_t(h1));
     out[R_PREDICTED] = bus_t(uint32_t(predicted));
+    out[R_PREDICTED_BINNED] = bus_t(uint32_t(binned));
     out[R_EXIT_NOW] = bus_t(uint32_t(exit_now ? 1 : 0));
     write_results(s, out, exit_now ? 1 : 0, logits);
     s.phase1_done = true;

@@ -1,5 +1,5 @@
 // Full-accelerator testbench: loads the memory images, runs every sentence through phase 1 and
-// phase 2 and compares logits, entropies, exit and predicted layers, saturations, the cycle
+// phase 2 and compares logits, entropies, exit and both predicted layers, saturations, the cycle
 // counts and the MACs with a zero operand with the golden model and the cost model (vectors
 // from host/sim/vectors.py).
 //
@@ -101,6 +101,7 @@ int main(int argc, char **argv) {
         bool ok = dev.call(eb::CMD_PHASE1, none, tokens, thr, 0, res) == eb::ST_OK;
         const long long h1 = int32_t(res[eb::R_H1]), exit_now = res[eb::R_EXIT_NOW];
         const long long predicted = res[eb::R_PREDICTED], cycles1 = counter(res, eb::C_CYCLES);
+        const long long binned = res[eb::R_PREDICTED_BINNED];
         long long sat = counter(res, eb::C_SATURATIONS), cycles2 = 0, exit_layer = 1;
         const long long gated1 = counter(res, eb::C_GATED_MACS);
         long long gated2 = 0;
@@ -119,6 +120,7 @@ int main(int argc, char **argv) {
         expect(t, r, c, "H1", h1);
         expect(t, r, c, "exit now", exit_now);
         expect(t, r, c, "predicted layer", predicted);
+        expect(t, r, c, "binned predicted layer", binned);
         expect(t, r, c, "exit layer", exit_layer);
         const int classes = int(r.next());
         for (int k = 0; k < classes; k++) expect(t, r, c, "logit", int32_t(res[eb::R_LOGITS + k]));

@@ -1,6 +1,6 @@
 """Reports: run logs (JSONL from `edgebert run`) through the 12 nm projection into a Markdown
-report with PNG plots and a JSON summary comparing the modes base, ee, lai, lai-slack, oracle
-and bound (edgebert.runtime.policy), with each ratio against lai split into fewer layers x lower
+report with PNG plots and a JSON summary comparing the modes base, ee, lai, lai-slack,
+lai-binned, oracle and bound (edgebert.runtime.policy), with each ratio against lai split into fewer layers x lower
 voltage (edgebert.analysis.replay.decomposition).
 
 A mode's figures come from its own log. A mode without a log (oracle and bound always; lai-slack
@@ -35,7 +35,7 @@ from edgebert.core.errors import InputError
 from edgebert.core.paths import DEFAULT_MODEL_DIR
 from edgebert.runtime.boards import get_board
 from edgebert.runtime.clocks import Clock
-from edgebert.runtime.policy import MODES, operating_clocks, phase1_clock, phase2_plan, vf_point
+from edgebert.runtime.policy import MODES, operating_clocks, phase1_clock, phase2_plan, predicted_for, vf_point
 from edgebert.runtime.runner import log_header
 
 # Modes re-projected when no log of theirs is given, and the log whose accuracy they share.
@@ -135,11 +135,12 @@ def replan(rec: dict, policy: str, target_ms: float, board, p: EnergyParams, sch
     clock, grid = Clock(board), p.grid
     s, layers, top = rec["tokens"], threshold_layers, board.top_clock
     c1 = rec["phase1"]["cycles"]
-    true_exit, pred = rec["true_exit_layer"], rec["predicted_exit_layer"]
+    true_exit = rec["true_exit_layer"]
+    pred = predicted_for(policy, rec["predicted_exit_layer"], rec.get("predicted_exit_layer_binned", 0))
     f1 = phase1_clock(policy, clock, grid, sched, c1, s, layers, target_ms)
     ms = c1 / (f1 * 1e3) + (f1 != top) * board.clock_switch_us / 1e3
     at_pred = 1 if true_exit == 1 else min(true_exit, max(pred, 2))
-    exit_layer = {"base": layers, "ee": true_exit, "oracle": true_exit, "lai": at_pred, "lai-slack": at_pred}[policy]
+    exit_layer = {"base": layers, "ee": true_exit, "oracle": true_exit}.get(policy, at_pred)
     switches, f2 = int(f1 != top), f1
     if exit_layer > 1:
         plan = phase2_plan(policy, clock, grid, sched, s, layers, pred, true_exit, ms, target_ms, current_mhz=f1)

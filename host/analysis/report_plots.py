@@ -17,7 +17,7 @@ from edgebert.runtime.clocks import Clock  # noqa: E402
 from edgebert.runtime.policy import MODES  # noqa: E402
 
 COLORS = {"base": "tab:grey", "ee": "tab:blue", "lai": "tab:green", "lai-slack": "tab:olive",
-          "oracle": "tab:purple", "bound": "tab:red"}
+          "lai-binned": "tab:cyan", "oracle": "tab:purple", "bound": "tab:red"}
 
 
 def measured(measured: dict, p: EnergyParams, sched: Schedule, records) -> dict:

@@ -1,5 +1,6 @@
 """Deployment as a list of named steps (export -> verify -> run_base -> run_ee -> run_lai ->
-run_lai-slack -> run_multitask -> projection -> report), the counterpart of the training pipeline.
+run_lai-slack -> run_lai-binned -> run_multitask -> projection -> report), the counterpart of
+the training pipeline.
 
 run_multitask streams the dev sentences of every task of the artifact (the flow's task first),
 interleaved, through one fresh accelerator under `lai`, switching task at run time.
@@ -32,7 +33,7 @@ from edgebert.runtime.runner import latency_target, max_tokens, run, run_header,
 from edgebert.sim.backend import CSimBackend
 from edgebert.sim.verify import verify
 
-POLICIES = ("base", "ee", "lai", "lai-slack")
+POLICIES = ("base", "ee", "lai", "lai-slack", "lai-binned")
 MULTITASK_POLICY = "lai"
 MULTITASK_RUN_LENGTH = 1        # alternate the tasks sentence by sentence: a switch before each
 STEPS = ("export", "verify", *(f"run_{p}" for p in POLICIES), "run_multitask", "projection", "report")

@@ -9,6 +9,8 @@ predicted exit layer L^ and the time used, and picks the stop layer and clock of
                latest (an earlier entropy exit still leaves)
     lai-slack  lai, but phase 1 also at the lowest clock that still leaves time for every
                remaining layer at the top clock (the worst case)
+    lai-binned lai with this project's binned predictor (H1, length and layer-1 answer; fitted
+               for the task's threshold) in place of EdgeBERT's table
     oracle     lai with the true exit layer in place of L^ (known only after phase 1: phase 1
                at the top clock); the runner measures it with an untimed reference pass
     bound      the true exit known before phase 1, and the cheapest assignment of operating
@@ -31,9 +33,15 @@ from edgebert.accel.asic12nm import VfGrid, VfPoint
 from edgebert.accel.cost import Schedule
 from edgebert.runtime.clocks import Clock
 
-POLICIES = ("base", "ee", "lai", "lai-slack", "oracle")     # runnable: `edgebert run --policy`
+POLICIES = ("base", "ee", "lai", "lai-slack", "lai-binned", "oracle")   # runnable: `edgebert run --policy`
 MODES = POLICIES + ("bound",)                               # reported (bound re-projected)
-PLAN_AT_PREDICTION = ("lai", "lai-slack")
+PLAN_AT_PREDICTION = ("lai", "lai-slack", "lai-binned")
+BINNED = ("lai-binned",)                                    # plan with the binned predictor
+
+
+def predicted_for(policy: str, edgebert: int, binned: int) -> int:
+    """The predicted exit layer a policy plans with."""
+    return binned if policy in BINNED else edgebert
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from edgebert.core.errors import DeviceError, InputError
 from edgebert.core.tasks import get_task, read_examples
 from edgebert.core.tokenization import EmptyInputError, Encoded, Tokenizer, TruncationWarning
 from edgebert.runtime.backend import Backend
-from edgebert.runtime.policy import check_policy, phase1_clock, phase2_plan, vf_point
+from edgebert.runtime.policy import check_policy, phase1_clock, phase2_plan, predicted_for, vf_point
 
 LOG_FORMAT = "edgebert-run-v1"
 MAX_TARGET_MS = 60_000
@@ -227,8 +227,8 @@ class SentenceRunner:
         return [self._record_words[i] for i in ids]
 
     def _reference(self, tokens) -> int:
-        """The exit layer plain early exit reaches (an untimed pass for oracle, and for lai and
-        lai-slack when they stopped at the prediction)."""
+        """The exit layer plain early exit reaches (an untimed pass for oracle, and for the lai
+        policies when they stopped at the prediction)."""
         p1 = self.backend.phase1(tokens, self.threshold)
         if p1.exit_now:
             return 1
@@ -251,15 +251,17 @@ class SentenceRunner:
         wall1 = time.perf_counter() - t0
         ms1 = p1.counters["cycles"] / (f1 * 1e3)
         rec = {"id": item.id, "text_chars": len(item.text), "tokens": s, "truncated_from": enc.truncated_from,
-               "policy": self.policy, "predicted_exit_layer": p1.predicted_layer, "h1": _q16([p1.h1])[0],
+               "policy": self.policy, "predicted_exit_layer": p1.predicted_layer,
+               "predicted_exit_layer_binned": p1.predicted_binned, "h1": _q16([p1.h1])[0],
                "phase1": {"cycles": p1.counters["cycles"], "clock_mhz": f1, "ms": ms1,
                           "wall_ms": wall1 * 1e3, "vf": vars(vf_point(self.grid, b.clock, f1)),
                           "counters": p1.counters}}
         entropies, logits, exit_layer, switches, planned_miss = [p1.h1], p1.logits, 1, int(switched1), False
         latency = ms1 + switched1 * b.board.clock_switch_us / 1e3
         if not p1.exit_now:
+            predicted = predicted_for(self.policy, p1.predicted_layer, p1.predicted_binned)
             plan = phase2_plan(self.policy, b.clock, self.grid, self.sched, s, self.layers,
-                               p1.predicted_layer, true_exit, latency, self.target_ms, current_mhz=f1)
+                               predicted, true_exit, latency, self.target_ms, current_mhz=f1)
             t_switch = time.perf_counter()
             if plan.mhz != b.clock.mhz:
                 b.set_clock(plan.mhz)

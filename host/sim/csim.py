@@ -264,9 +264,10 @@ class SentenceRun:
     logits: np.ndarray
     exit_layer: int
     entropies: list[int]         # Q.16, layers 1..exit_layer
-    predicted_layer: int
+    predicted_layer: int         # EdgeBERT's table
     phase1: dict[str, int]
     phase2: dict[str, int]       # empty when the sentence left at layer 1
+    predicted_binned: int = 0    # the binned predictor
 
     @property
     def saturations(self) -> int:
@@ -284,11 +285,12 @@ def run_sentence(acc: CSimAccelerator, tokens: np.ndarray, threshold: int, layer
         raise ValueError(f"unknown policy {policy!r}; choose from {', '.join(POLICIES)}")
     p1 = acc.phase1(tokens, threshold)
     if p1.exit_now:
-        return SentenceRun(p1.logits, 1, [p1.h1], p1.predicted_layer, p1.counters, {})
+        return SentenceRun(p1.logits, 1, [p1.h1], p1.predicted_layer, p1.counters, {}, p1.predicted_binned)
     stop = max(p1.predicted_layer, 2) if policy == "predictor" else layers
     p2 = acc.phase2(threshold, stop)
     ents = [p1.h1] + [p2.entropies[l] for l in range(2, p2.exit_layer + 1)]
-    return SentenceRun(p2.logits, p2.exit_layer, ents, p1.predicted_layer, p1.counters, p2.counters)
+    return SentenceRun(p2.logits, p2.exit_layer, ents, p1.predicted_layer, p1.counters, p2.counters,
+                       p1.predicted_binned)
 
 
 def load_accelerator(task, variant: str = "native", n: int | None = None,

@@ -16,9 +16,11 @@ import numpy as np
 
 from edgebert.accel import cost, images
 from edgebert.accel.golden import GoldenModel, gated_macs, predict_exit_layer
+from edgebert.accel.interface import MAX_CLASSES
 from edgebert.accel.numerics import adaptivfloat as af
 from edgebert.accel.numerics import functions as fn
 from edgebert.accel.numerics.fixed import Saturations, act, requantize
+from edgebert.accel.predictor import H_BINS, LEN_BINS, Binned
 
 OPERATORS = ("af", "mac", "softmax", "layernorm", "pwl", "entropy", "exit")
 
@@ -49,6 +51,7 @@ def write_operator_vectors(out: Path, n: int = 16, seed: int = 0, cases: int = 2
     _write(out / "pwl.txt", _pwl_cases(rng, tabs))
     _write(out / "entropy.txt", _entropy_cases(rng, tabs, cases))
     _write(out / "exit.txt", _exit_cases(rng, cases))
+    _write(out / "binned.txt", _binned_cases(rng, cases))
     return out
 
 
@@ -155,6 +158,20 @@ def _exit_cases(rng, cases: int, layers: int = 12) -> list[str]:
     return lines
 
 
+def _binned_cases(rng, cases: int, layers: int = 12) -> list[str]:
+    """The binned predictor: random cells and edges, then H1 over and past the last bin, lengths
+    around the edges, every answer."""
+    b = Binned(rng.integers(2, layers + 1, size=(H_BINS, LEN_BINS, MAX_CLASSES)),
+               np.sort(rng.integers(1, 129, size=LEN_BINS - 1)))
+    lines = [_line(b.edges, b.bins)]
+    for _ in range(cases):
+        h1, thr = int(rng.integers(0, 80000)), int(rng.integers(0, 45000))
+        length = int(rng.choice(b.edges) + rng.integers(-1, 2)) if rng.random() < 0.5 else int(rng.integers(1, 129))
+        answer = int(rng.integers(0, MAX_CLASSES))
+        lines.append(_line(h1, thr, length, answer, b.predict(h1, length, answer, thr)))
+    return lines
+
+
 # ---- the whole accelerator ---------------------------------------------------------------------
 def write_accelerator_vectors(out: Path, task, encoded, n: int = 16, policies=(0,),
                               threshold: int | None = None, ramps_in_ddr: bool = False) -> Path:
@@ -178,7 +195,7 @@ def write_accelerator_vectors(out: Path, task, encoded, n: int = 16, policies=(0
             c2 = sched.phase2(len(e.ids), r.exit_layer - 1)["cycles"] if r.exit_layer > 1 else 0
             lines.append(_line(policy, thr, len(e.ids), task.cfg.layers,
                                images.token_words(e.ids, e.token_types), r.entropies[0],
-                               r.entropies[0] < thr, r.predicted_layer, r.exit_layer, len(r.logits),
+                               r.entropies[0] < thr, r.predicted_layer, r.predicted_binned, r.exit_layer, len(r.logits),
                                r.logits, len(r.entropies), r.entropies, sum(r.saturations.values()), c1, c2,
                                [r.ops.get(ph, {}).get("gated_macs", 0) for ph in ("phase1", "phase2")]))
     _write(out / "sentences.txt", lines)

@@ -69,6 +69,8 @@ def _differences(run, ref) -> list[str]:
         out.append("exit_layer")
     if run.predicted_layer != ref.predicted_layer:
         out.append("predicted_layer")
+    if run.predicted_binned != ref.predicted_binned:
+        out.append("predicted_binned")
     if run.saturations != sum(ref.saturations.values()):
         out.append("saturations")
     for key in ("macs", "gated_macs"):

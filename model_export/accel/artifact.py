@@ -5,7 +5,8 @@
     <dir>/shared.bin         the shared word-embedding table (bitmask + AdaptivFloat codes) and
                              the special-function tables: the part every task uses
     <dir>/<task>.bin         one task's encoder weights (bitmask + codes), bias/LayerNorm words,
-                             position/type tables, span masks, predictor table
+                             position/type tables, span masks, EdgeBERT's predictor table
+                             (the binned predictor's small table sits in the manifest)
 
 The loader checks the format version, every blob's size and sha256, shapes, and that each
 bitmask's population matches its codes, and names the problem when one fails.
@@ -20,15 +21,16 @@ from pathlib import Path
 
 import numpy as np
 
+from edgebert.accel.interface import MAX_CLASSES
 from edgebert.accel.numerics import adaptivfloat as af
 from edgebert.accel.numerics import functions as fn
 from edgebert.accel.numerics.fixed import SITES
-from edgebert.accel.predictor import ROWS
+from edgebert.accel.predictor import ROWS, Binned, check_binned
 from edgebert.core.config import ModelConfig
 from edgebert.core.errors import InputError
 from edgebert.core.versioned import read_versioned_json
 
-FORMAT = "edgebert-accel-v1"
+FORMAT = "edgebert-accel-v2"          # v2: the binned exit predictor
 MANIFEST = "manifest.json"
 SHARED_BLOB_FILE = "shared.bin"
 
@@ -74,7 +76,8 @@ class HwTask:
     matrices: dict[str, AfTensor]
     vectors: dict[str, np.ndarray]
     span_mask: np.ndarray                 # (heads, max_len) UQ1.15
-    predictor: np.ndarray                 # (ROWS, L-2) Q.16
+    predictor: np.ndarray                 # (ROWS, L-2) Q.16: EdgeBERT's table
+    binned: Binned                        # the binned predictor (edgebert.accel.predictor)
     word_table: AfTensor
     tables: dict[str, np.ndarray]
     spans: list[float] = field(default_factory=list)
@@ -153,6 +156,7 @@ def save_artifact(tasks: list[HwTask], out_dir: Path) -> Path:
             "vectors": {name: w.add(f"{t.name}.{name}", v, vec_dtype(name)) for name, v in t.vectors.items()},
             "span_mask": w.add(f"{t.name}.span_mask", t.span_mask, "uint16"),
             "predictor": w.add(f"{t.name}.predictor", t.predictor, "int32"),
+            "binned_predictor": t.binned.to_dict(),
         }
         w.close()
         manifest["blobs"].update(w.index)
@@ -235,10 +239,15 @@ def _load_task(reader: _BlobReader, name: str, m: dict, word: AfTensor, tables: 
     task = HwTask(name, cfg, {s: int(m["formats"][s]) for s in SITES}, float(m["threshold"]),
                   {k: reader.get_af(f"{name}.{k}", e) for k, e in m["matrices"].items()},
                   {k: reader.get(key) for k, key in m["vectors"].items()},
-                  reader.get(m["span_mask"]), reader.get(m["predictor"]), word, tables,
+                  reader.get(m["span_mask"]), reader.get(m["predictor"]),
+                  Binned.from_dict(m["binned_predictor"]), word, tables,
                   list(m.get("spans", [])), dict(m.get("export_saturations", {})))
     if task.predictor.shape != (ROWS, cfg.layers - 2):
         raise ArtifactError(f"task {name}: predictor table {task.predictor.shape}, expected {(ROWS, cfg.layers - 2)}")
+    try:
+        check_binned(task.binned.bins, task.binned.edges, cfg.layers, MAX_CLASSES)
+    except ValueError as e:
+        raise ArtifactError(f"task {name}: {e}") from None
     if task.span_mask.shape != (cfg.heads, cfg.max_len):
         raise ArtifactError(f"task {name}: span mask {task.span_mask.shape}, expected {(cfg.heads, cfg.max_len)}")
     return task

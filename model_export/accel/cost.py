@@ -27,6 +27,7 @@ DIV_CYCLES = SCHEDULE["div_cycles"]
 ISQRT_CYCLES = SCHEDULE["isqrt_cycles"]
 LOG_CYCLES = SCHEDULE["log_cycles"]
 AXI_LATENCY = SCHEDULE["axi_latency"]
+BINNED_CYCLES = SCHEDULE["binned_cycles"]
 
 
 def cdiv(a: int, b: int) -> int:
@@ -102,7 +103,7 @@ class Schedule:
 
     def phase1(self, record_words) -> Counter:
         out = self.embed(record_words) + self.layer(len(record_words)) + self.off_ramp(0)
-        out["offramp"] += 1 + (self.cfg.layers - 2)             # exit gate + predictor table
+        out["offramp"] += 1 + (self.cfg.layers - 2) + BINNED_CYCLES   # exit gate + both predictors
         return _total(out)
 
     def phase2(self, s: int, layers_run: int) -> Counter:
@@ -252,5 +253,5 @@ def sentence_operators(sched: Schedule, record_words, layers_run: int | None = N
     for layer in range(1 + layers_run):
         for op, cnt in (body | offramp_operators(sched, layer)).items():
             out[op] += cnt
-    out["offramp"]["cycles"] += 1 + (c.layers - 2) + layers_run       # exit gate + predictor, gate per layer
+    out["offramp"]["cycles"] += 1 + (c.layers - 2) + BINNED_CYCLES + layers_run   # gate + predictors, gate per layer
     return out

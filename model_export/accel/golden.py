@@ -33,7 +33,8 @@ class Phase1:
     logits: np.ndarray          # layer-1 off-ramp logits (words)
     entropy: int                # Q.16
     exit_now: bool
-    predicted_layer: int
+    predicted_layer: int        # EdgeBERT's table
+    predicted_binned: int       # the binned predictor
 
 
 @dataclass
@@ -44,6 +45,7 @@ class Result:
     predicted_layer: int
     ops: dict[str, Counter] = field(default_factory=dict)   # per phase
     saturations: Counter = field(default_factory=Counter)
+    predicted_binned: int = 0
 
 
 class GoldenModel:
@@ -151,7 +153,8 @@ class GoldenModel:
         self._check_input(ids, types)
         x = self.layer(self.embed(ids, types))
         logits, h1 = self.off_ramp(x, 0)
-        return Phase1(x, logits, h1, h1 < threshold, self.predict(h1, threshold)), self._take_ops()
+        binned = self.t.binned.predict(h1, len(ids), int(np.argmax(logits)), threshold)
+        return Phase1(x, logits, h1, h1 < threshold, self.predict(h1, threshold), binned), self._take_ops()
 
     def phase2(self, p1: Phase1, threshold: int, stop_layer: int) -> tuple[np.ndarray, int, list[int], Counter]:
         """Layers 2..stop_layer, still leaving at the first entropy below the threshold."""
@@ -178,11 +181,11 @@ class GoldenModel:
         gate = t if early_exit else -1                   # entropies are >= 0: never below -1
         p1, ops1 = self.phase1(ids, types, gate)
         if p1.exit_now:
-            return Result(p1.logits, 1, [p1.entropy], 1, {"phase1": ops1}, Counter(self.sat))
+            return Result(p1.logits, 1, [p1.entropy], 1, {"phase1": ops1}, Counter(self.sat), 1)
         stop = p1.predicted_layer if use_predictor else self.cfg.layers
         logits, layer, ent, ops2 = self.phase2(p1, gate, max(stop, 2))
         return Result(logits, layer, [p1.entropy] + ent, p1.predicted_layer,
-                      {"phase1": ops1, "phase2": ops2}, Counter(self.sat))
+                      {"phase1": ops1, "phase2": ops2}, Counter(self.sat), p1.predicted_binned)
 
     def _check_input(self, ids: np.ndarray, types: np.ndarray) -> None:
         n = len(ids)
@@ -243,11 +246,13 @@ def predict_exit_layer(h1: int, threshold: int, table: np.ndarray, layers: int) 
 
 def evaluate_set(model: GoldenModel, encoded, threshold_q16: int, progress: bool = True) -> dict:
     """Every sentence's per-layer logits (real), entropies (real, exactly the Q.16 words / 2^16),
-    predicted exit layer and gated MACs up to each exit layer, plus the saturation counts."""
+    predicted exit layer of both predictors and gated MACs up to each exit layer, plus the
+    saturation counts."""
     L, C = model.cfg.layers, model.cfg.num_labels
     logits = np.zeros((len(encoded), L, C))
     ents = np.zeros((len(encoded), L))
     predicted = np.zeros(len(encoded), dtype=np.int64)
+    binned = np.zeros(len(encoded), dtype=np.int64)
     gated = np.zeros((len(encoded), L), dtype=np.int64)
     sat = Counter()
     for i, e in enumerate(tqdm(encoded, desc="golden model", unit="sentence", disable=not progress)):
@@ -255,6 +260,8 @@ def evaluate_set(model: GoldenModel, encoded, threshold_q16: int, progress: bool
         logits[i], ents[i] = z / 2.0 ** model.frac["logit"], h / 2.0 ** fn.ENTROPY_FRAC
         gated[i] = model.gated_to_layer
         predicted[i] = model.predict(int(h[0]), threshold_q16)
+        binned[i] = model.t.binned.predict(int(h[0]), len(e.ids), int(np.argmax(z[0])), threshold_q16)
         sat.update(model.sat)
-    return {"logits": logits, "entropies": ents, "predicted": predicted, "saturations": dict(sat),
+    return {"logits": logits, "entropies": ents, "predicted": predicted, "predicted_binned": binned,
+            "saturations": dict(sat),
             "gated_macs_to_layer": gated}

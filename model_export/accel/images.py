@@ -2,7 +2,7 @@
 the magics, header word positions and record orders of the interface (interface.py).
 
 Three images (uint32, little-endian): the shared function tables (loaded once per bitstream),
-one per task (encoder weights, off-ramps, vectors, span mask, predictor table; loaded on a task
+one per task (encoder weights, off-ramps, vectors, span mask, predictor tables; loaded on a task
 switch), and the embedding table (stays in DDR, read a row per token). The same arrays feed the
 C-simulation (ctypes) and the board (DMA buffers).
 """
@@ -93,6 +93,8 @@ def task_image(task: HwTask) -> np.ndarray:
         parts.append(np.array([v.size] + _words(v), dtype=np.uint32))
     parts.append(np.array(_words(task.span_mask), dtype=np.uint32))
     parts.append(np.array(_words(task.predictor), dtype=np.uint32))
+    parts.append(np.array(_words(task.binned.edges), dtype=np.uint32))
+    parts.append(_code_words(np.asarray(task.binned.bins, dtype=np.uint8).ravel()))
     image = np.concatenate(parts)
     image[TaskHeader.TOTAL_WORDS] = image.size
     if task.predictor.shape[0] != ROWS:

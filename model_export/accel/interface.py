@@ -19,7 +19,7 @@ from typing import NamedTuple
 import numpy as np
 
 from edgebert.accel.numerics.fixed import SITES
-from edgebert.accel.predictor import ROWS
+from edgebert.accel.predictor import H_BINS, H_SHIFT, LEN_BINS, ROWS
 from edgebert.core.paths import REPO_ROOT
 
 HEADER = REPO_ROOT / "hls" / "include" / "eb_interface.h"
@@ -63,6 +63,9 @@ FIXED_LIMITS = (
     Constant("EB_MAX_CLASSES", 4, "logit result words"),
     Constant("EB_MAX_TYPES", 2, "token types (sentence A, sentence B)"),
     Constant("EB_PRED_ROWS", ROWS, "EdgeBERT's predictor table: H1 = 0.00 .. 0.99 (predictor.py)"),
+    Constant("EB_BIN_H", H_BINS, "binned predictor: layer-1 entropy bins (predictor.py)"),
+    Constant("EB_BIN_H_SHIFT", H_SHIFT, "binned predictor: entropy bin = H1 (Q.16) >> this"),
+    Constant("EB_BIN_LEN", LEN_BINS, "binned predictor: sentence-length bins (LEN_BINS - 1 edges)"),
 )
 LIMIT_DEFAULTS = {c.name: c.value for c in BUILD_LIMITS + FIXED_LIMITS}
 MAX_LAYERS = LIMIT_DEFAULTS["EB_MAX_LAYERS"]
@@ -89,6 +92,7 @@ SCHEDULE_CONSTANTS = (
     Constant("ISQRT_CYCLES", 31, "bit-serial square root of a 62-bit sum"),
     Constant("LOG_CYCLES", 2, "priority encoder + ln(1+f) table"),
     Constant("AXI_LATENCY", 16, "DDR read latency of one burst (one embedding row)"),
+    Constant("BINNED_CYCLES", 2, "binned predictor: entropy/length bins and layer-1 argmax; table read"),
 )
 SCHEDULE = {c.name.lower(): c.value for c in SCHEDULE_CONSTANTS}    # eb_schedule()'s order
 SCHEDULE_NAMES = tuple(SCHEDULE)
@@ -149,13 +153,14 @@ class Result(Slots):
     LOGITS = 4, "EB_MAX_CLASSES words: the exit layer's logits"
     ENTROPY = 8, "EB_MAX_LAYERS words: entropy of layer l at R_ENTROPY + l - 1"
     COUNTERS = 24, "N_COUNTERS counters, two words each (low, high)"
+    PREDICTED_BINNED = 46, "predicted exit layer of the binned predictor (phase 1)"
 
 
-RESULT_WORDS = 48           # the layout above and two spare words: the results port's depth
+RESULT_WORDS = 48           # the layout above and one spare word: the results port's depth
 
 
 # ---- memory images (32-bit little-endian words; layout in eb_image.h, packer in images.py) ---
-IMAGE_VERSION = 1
+IMAGE_VERSION = 2           # 2: the binned predictor's edges and table follow EdgeBERT's table
 
 
 def _magic(tag: str) -> int:
@@ -259,6 +264,7 @@ class PhaseResult:
     predicted_layer: int = 0
     h1: int = 0
     exit_now: bool = False
+    predicted_binned: int = 0
 
 
 def _int32(words) -> np.ndarray:
@@ -277,7 +283,8 @@ def decode_phase1(words, classes: int) -> PhaseResult:
     w = _int32(words)
     return PhaseResult(int(w[Result.EXIT_LAYER]), w[Result.LOGITS: Result.LOGITS + classes].astype(np.int64),
                        {1: int(w[Result.ENTROPY])}, decode_counters(w), predicted_layer=int(w[Result.PREDICTED]),
-                       h1=int(w[Result.H1]), exit_now=bool(w[Result.EXIT_NOW]))
+                       h1=int(w[Result.H1]), exit_now=bool(w[Result.EXIT_NOW]),
+                       predicted_binned=int(w[Result.PREDICTED_BINNED]))
 
 
 def decode_phase2(words, classes: int) -> PhaseResult:

@@ -16,7 +16,7 @@ import math
 
 from edgebert.accel.builds import part_capacities
 from edgebert.accel.interface import MAX_CLASSES, MAX_LAYERS, MAX_TYPES
-from edgebert.accel.predictor import ROWS
+from edgebert.accel.predictor import H_BINS, LEN_BINS, ROWS
 
 # BRAM18 aspect ratios (depth, width) of 7-series and UltraScale+ block RAM.
 BRAM18 = ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36))
@@ -57,6 +57,7 @@ def buffers(n: int, lim: dict) -> list[tuple[str, int, int, int, str]]:
     out += [(b, n, L * math.ceil(H / n), 16, "act") for b in ("v", "tmp")]
     out += [("scores", n, L * math.ceil(L / n), 16, "act")]
     out += [("span", 1, heads * L, 16, "small"), ("predictor", 1, ROWS * (MAX_LAYERS - 2), 32, "small"),
+            ("binned", 1, H_BINS * LEN_BINS * MAX_CLASSES, 8, "small"),
             ("tables", 1, TABLE_WORDS, 32, "small"), ("vbuf", 1, vbuf, 16, "small"),
             ("gbuf", 1, E + 2 * H, 32, "small")]
     return out

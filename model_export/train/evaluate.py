@@ -88,3 +88,27 @@ def predictor_metrics(layer_logits: np.ndarray, labels: np.ndarray, table: np.nd
     pred = exit_predictions(layer_logits, layers)
     return {"accuracy": float((pred == labels).mean()), "avg_exit_layer": float(layers.mean()),
             "quality": predictor.prediction_quality(predicted, actual)}
+
+
+def binned_predictions(layer_logits: np.ndarray, entropies: np.ndarray, lengths, binned: predictor.Binned,
+                       threshold: float) -> np.ndarray:
+    """The binned predictor's exit layers for the float model (H1 rounded to Q.16 for the bin;
+    the layer-1 exit compared as the entropy exit compares it)."""
+    h1 = np.floor(np.asarray(entropies)[:, 0] * 2.0 ** 16 + 0.5).astype(np.int64)
+    cells = binned.predict_all(h1, lengths, np.asarray(layer_logits)[:, 0].argmax(-1), -1)
+    return np.where(np.asarray(entropies)[:, 0] < threshold, 1, cells)
+
+
+def predictors_report(layer_logits: np.ndarray, labels: np.ndarray, threshold: float, entropies: np.ndarray,
+                      predicted: dict[str, np.ndarray]) -> dict[str, dict]:
+    """Each predictor's quality against the entropy exit and the accuracy and average exit with
+    it in force; `predicted` maps a predictor's name to its exit layers."""
+    actual = exit_layers(entropies, threshold)
+    out = {}
+    for name, pred in predicted.items():
+        layers = predictor.exits_with_prediction(actual, pred)
+        out[name] = {**predictor.prediction_quality(pred, actual),
+                     "accuracy": float((exit_predictions(layer_logits, layers) == labels).mean()),
+                     "avg_exit_layer": float(layers.mean()),
+                     "avg_predicted_layer": float(np.mean(pred))}
+    return out

@@ -10,6 +10,7 @@ import numpy as np
 from edgebert.accel.artifact import AfTensor, HwTask, save_artifact
 from edgebert.accel.numerics import functions as fn
 from edgebert.accel.numerics.fixed import SITES, Fmt, act, to_fixed
+from edgebert.accel.predictor import Binned
 from edgebert.core.errors import InputError, MissingFileError
 
 
@@ -23,7 +24,7 @@ def bias_site(name: str) -> str:
 
 
 def export_task(model, task: str, formats: dict[str, int], threshold: float,
-                predictor_table: np.ndarray) -> HwTask:
+                predictor_table: np.ndarray, binned: Binned) -> HwTask:
     """Quantize a trained torch EdgeBert into the hardware's integers."""
     from edgebert.train.quant import quantize_table_np
     from edgebert.train.span import span_table
@@ -60,7 +61,7 @@ def export_task(model, task: str, formats: dict[str, int], threshold: float,
     mask = quantize_table_np(span_table(spans, cfg.max_len, cfg.span_ramp).numpy())
     pred = to_fixed(np.asarray(predictor_table, dtype=np.float64), fn.ENTROPY_FRAC)
     return HwTask(task, cfg, {s: int(formats[s]) for s in SITES}, float(threshold), matrices,
-                  vectors, mask, pred, word, fn.tables(), spans,
+                  vectors, mask, pred, binned, word, fn.tables(), spans,
                   {k: v for k, v in saturations.items() if v})
 
 
@@ -75,7 +76,7 @@ def export_model_dir(model_dir: Path, calibrate=None, out_dir: Path | None = Non
 
     A task trained with QAT carries its activation formats in task.json; for one that does not,
     `calibrate(task, model)` must supply them (post-training quantization)."""
-    from edgebert.train.package import load_task, predictor_table
+    from edgebert.train.package import binned_predictor, load_task, predictor_table
     model_dir = Path(model_dir)
     names = sorted(p.parent.name for p in model_dir.glob("*/task.json"))
     if not names:
@@ -89,7 +90,8 @@ def export_model_dir(model_dir: Path, calibrate=None, out_dir: Path | None = Non
                 raise InputError(f"{name}: the package has no activation formats (trained without "
                                  "QAT); calibrate them on training data to export it")
             formats = calibrate(name, model)
-        hw = export_task(model, name, formats, manifest["threshold"], predictor_table(manifest))
+        hw = export_task(model, name, formats, manifest["threshold"], predictor_table(manifest),
+                         binned_predictor(manifest))
         tasks.append(hw)
         report[name] = {"formats": hw.formats, "export_saturations": hw.export_saturations,
                         "weight_biases": {k: t.bias for k, t in hw.matrices.items() if not k.startswith("ramps.")}}

@@ -1,5 +1,5 @@
 """The trained-model package: one shared embedding table and, per task, its weights and a
-manifest (config, threshold, predictor table, spans, sparsity, checksums).
+manifest (config, threshold, both exit predictors, spans, sparsity, checksums).
 
     models/<config>/embedding.npz          shared by every task (one file, one checksum)
     models/<config>/<task>/weights.safetensors
@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
+from edgebert.accel.predictor import Binned
 from edgebert.core.config import ModelConfig
 from edgebert.core.errors import InputError, MissingFileError
 from edgebert.core.tasks import get_task
@@ -26,7 +27,7 @@ EMBEDDING_FILE = "embedding.npz"
 
 
 def save_task(model: EdgeBert, task: str, model_dir: Path, threshold: float,
-              predictor_table: np.ndarray, extra: dict) -> Path:
+              predictor_table: np.ndarray, extra: dict, binned: Binned) -> Path:
     model_dir = Path(model_dir)
     emb = model_dir / EMBEDDING_FILE
     if not emb.is_file():
@@ -38,6 +39,7 @@ def save_task(model: EdgeBert, task: str, model_dir: Path, threshold: float,
     manifest = {
         "format": FORMAT, "task": task, "config": model.cfg.to_dict(),
         "threshold": threshold, "predictor_table": np.asarray(predictor_table).round(6).tolist(),
+        "binned_predictor": binned.to_dict(),
         "spans": model.spans(),
         "embedding": {"file": f"../{EMBEDDING_FILE}", "sha256": sha256_file(emb)},
         "weights": {"file": weights.name, "sha256": sha256_file(weights)},
@@ -72,6 +74,13 @@ def load_task(model_dir: Path, task: str) -> tuple[EdgeBert, dict]:
 
 def predictor_table(manifest: dict) -> np.ndarray:
     return np.asarray(manifest["predictor_table"], dtype=np.float32)
+
+
+def binned_predictor(manifest: dict) -> Binned:
+    if "binned_predictor" not in manifest:
+        raise InputError(f"the {manifest['task']} package has no binned exit predictor; fit it with "
+                         f"`edgebert predictor --task {manifest['task']} --refit binned --write`")
+    return Binned.from_dict(manifest["binned_predictor"])
 
 
 def load_checkpoint(path: Path, cfg: ModelConfig, table: torch.Tensor) -> EdgeBert:

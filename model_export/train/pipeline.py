@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from edgebert.accel.predictor import Binned
 from edgebert.core.config import load_model_config
 from edgebert.core.paths import REPO_ROOT
 from edgebert.core.tasks import Example, encode_examples, get_task, read_examples, read_sentences, split_train
@@ -26,7 +27,7 @@ from edgebert.train.embedding import build_table, load_table, low_rank_basis, sa
 from edgebert.train.export import export_model_dir
 from edgebert.train.model import PRUNABLE, EdgeBert
 from edgebert.train.package import EMBEDDING_FILE, load_checkpoint, save_checkpoint, save_task
-from edgebert.train.predictor import fit_table
+from edgebert.train.predictor import fit_predictors
 from edgebert.train.pruning import sparsity_report
 from edgebert.train.quant import FakeQuantHooks, calibrate_formats
 from edgebert.train.span import removable_heads
@@ -314,7 +315,7 @@ class Run:
         return {"formats": formats, "before": before, **result}
 
     def step_calibrate(self) -> dict:
-        """Threshold on the validation split; predictor table from training-set entropies."""
+        """Threshold on the validation split; both exit predictors (edgebert.train.predictor)."""
         model = self._final()
         x = self.cfg["exit"]
         val_y, cal, extra = self.labels("val"), self.cfg.get("calibrate"), {}
@@ -329,10 +330,12 @@ class Run:
         rng = random.Random(self.seed)
         train = self.data["train"]
         sample = rng.sample(range(len(train)), min(x["predictor_train_sentences"], len(train)))
-        train_logits = ev.all_layer_logits(model, encode_examples([train[i] for i in sample], self.tok))
-        table = fit_table(ev.layer_entropies(train_logits), seed=self.seed)
+        table, binned, predictors = fit_predictors(
+            model, encode_examples([train[i] for i in sample], self.tok), self.encoded("val"), val_y,
+            threshold, seed=self.seed)
         np.save(self.path("predictor_table.npy"), table)
-        return {"threshold": threshold, **extra,
+        self.path("binned_predictor.json").write_text(json.dumps(binned.to_dict()))
+        return {"threshold": threshold, **extra, "predictors": predictors,
                 "val": ev.early_exit_metrics(val_logits, val_y, threshold,
                                              with_f1="f1" in self.task.metrics),
                 "val_accuracy_all_layers": ev.per_layer_accuracy(val_logits, val_y)[-1]}
@@ -360,8 +363,9 @@ class Run:
         if not shared.is_file():   # a model folder of its own (an experiment): the same table
             model_dir.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(self.embedding_path(), shared)
+        binned = Binned.from_dict(json.loads(self.path("binned_predictor.json").read_text()))
         task_dir = save_task(model, self.task.name, model_dir, cal["threshold"],
-                             np.load(self.path("predictor_table.npy")), extra)
+                             np.load(self.path("predictor_table.npy")), extra, binned)
         return {"task_dir": str(task_dir.relative_to(REPO_ROOT)), "threshold": cal["threshold"]}
 
     def step_export(self) -> dict:

@@ -9,6 +9,8 @@ import numpy as np
 import torch
 
 from edgebert.accel.artifact import HwTask
+from edgebert.accel.interface import MAX_CLASSES
+from edgebert.accel.predictor import H_BINS, LEN_BINS, Binned
 from edgebert.core.config import ModelConfig
 from edgebert.train.export import export_task
 from edgebert.train.model import EdgeBert
@@ -37,4 +39,6 @@ def random_task(cfg: ModelConfig, seed: int = 0, dead_heads=(), vocab_size: int 
         model.layer.span_frac.copy_(spans)
     rng = np.random.default_rng(seed)
     table = np.sort(rng.uniform(0.0, 0.7, size=(100, cfg.layers - 2)), axis=1)[:, ::-1]
-    return export_task(model.eval(), "synthetic", FORMATS, threshold, table)
+    binned = Binned(rng.integers(2, cfg.layers + 1, size=(H_BINS, LEN_BINS, MAX_CLASSES)).astype(np.uint8),
+                    np.sort(rng.integers(1, cfg.max_len + 1, size=LEN_BINS - 1)))
+    return export_task(model.eval(), "synthetic", FORMATS, threshold, table, binned)

@@ -16,11 +16,11 @@ from edgebert.cli.options import emit, json_option, model_dir_option, target_opt
 @model_dir_option()
 @json_option()
 def demo(task, target_ms, out_dir, limit, model_dir, as_json):
-    """The main job: the shipped model on the C-simulation under base, EE, LAI and LAI-slack,
-    every task of the artifact interleaved through one accelerator (task switches at run time),
-    the 12 nm projection, and a report with plots. Runs as resumable steps (export, verify,
-    run_base, run_ee, run_lai, run_lai-slack, run_multitask, projection, report); each writes
-    OUT/<step>.json and a finished step is skipped on the next call with the same inputs."""
+    """The main job: the shipped model on the C-simulation under base, EE, LAI (EdgeBERT's
+    predictor), LAI-slack and LAI-binned, every task of the artifact interleaved through one
+    accelerator (task switches at run time), the 12 nm projection, and a report with plots. Runs
+    as resumable steps (export, verify, run_base, run_ee, run_lai, run_lai-slack, run_lai-binned,
+    run_multitask, projection, report); each writes OUT/<step>.json and a finished step is skipped on the next call with the same inputs."""
     from edgebert.deploy.flow import run_flow
     out = Path(out_dir)
     flow = run_flow(out, task, target_ms, limit, Path(model_dir) if model_dir else None,

@@ -28,7 +28,8 @@ from edgebert.cli.options import (
 @click.option("--tokens", "tokens_path", default=None,
               help="Pre-tokenized input from `edgebert tokenize` (boards without a tokenizers wheel).")
 @policy_option(help="DVFS policy (docs/host.md): base, ee, lai (EdgeBERT), lai-slack "
-                                      "(layer 1 lowered too), oracle (true exit, reference pass).")
+                                      "(layer 1 lowered too), lai-binned (the binned predictor), "
+                                      "oracle (true exit, reference pass).")
 @target_option()
 @click.option("--out", "out_path", required=True, help="Append-only JSONL log; rerun to resume.")
 @model_dir_option()

@@ -52,9 +52,10 @@ def train(config_path, glue_dir, out, steps, force, as_json):
 @click.option("--limit", type=int, default=None, help="Only the first N examples.")
 @json_option()
 def eval_cmd(task, backend, model_dir, split, glue_dir, threshold, limit, as_json):
-    """Accuracy with entropy early exit, with and without the exit predictor."""
+    """Accuracy with entropy early exit, with and without the exit predictors."""
+    from edgebert.accel import predictor
     from edgebert.train import evaluate as ev
-    from edgebert.train.package import predictor_table
+    from edgebert.train.package import binned_predictor, predictor_table
     if threshold is not None and threshold < 0:
         raise click.BadParameter("the entropy threshold must be >= 0", param_hint="--threshold")
     model, manifest = load_model(task, model_dir)
@@ -68,13 +69,18 @@ def eval_cmd(task, backend, model_dir, split, glue_dir, threshold, limit, as_jso
         run = evaluate_set(GoldenModel(load_hw(task, model_dir)), enc, t_q16)
         t_cmp = t_q16 / 2.0 ** 16         # the threshold the hardware compares against, exactly
         logits, ent, predicted = run["logits"], run["entropies"], run["predicted"]
+        binned = run["predicted_binned"]
         extra.update(threshold_q16=t_q16, saturations=run["saturations"])
     else:
         logits = ev.all_layer_logits(model, enc)
         ent, predicted = ev.layer_entropies(logits), None
+        binned = ev.binned_predictions(logits, ent, [len(e.ids) for e in enc], binned_predictor(manifest), t)
     pair = "f1" in task_.metrics
     ee = ev.early_exit_metrics(logits, y, t_cmp, with_f1=pair, entropies=ent)
     pm = ev.predictor_metrics(logits, y, predictor_table(manifest), t_cmp, ent, predicted)
+    if threshold is None or t == manifest["threshold"]:     # the binned cells hold the task's threshold
+        edge = predicted if predicted is not None else predictor.predict_exits(predictor_table(manifest), ent[:, 0], t)
+        extra["predictors"] = ev.predictors_report(logits, y, t_cmp, ent, {"edgebert": edge, "binned": binned})
     out = {"task": task_.name, "split": split, "backend": backend, "n": int(len(y)),
            "accuracy": ee["accuracy"], "accuracy_all_layers": float((logits[:, -1].argmax(-1) == y).mean()),
            "threshold": t, "avg_exit_layer": ee["avg_exit_layer"],
@@ -172,37 +178,50 @@ def sweep(task, model_dir, out_dir, as_json):
 @click.command("predictor")
 @task_option(help=None)
 @model_dir_option(help=None)
-@click.option("--data", "glue_dir", default=None, help="GLUE folder with the training set.")
-@click.option("--sentences", default=10000, show_default=True, help="Training sentences to use.")
+@click.option("--refit", type=click.Choice(["all", "binned"]), default=None,
+              help="Fit the predictors again (all, or only the binned one) on the package's "
+                   "training sample and validation split.")
+@click.option("--write", is_flag=True, help="With --refit: rewrite the package with them (then `edgebert export`).")
+@click.option("--data", "glue_dir", default=None,
+              help="For --refit: a folder with glue/<TASK>/train.tsv, or the GLUE folder (default $EDGEBERT_DATA).")
 @click.option("--entropies", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="Build from an (N, L) comma-separated entropy file instead of the model.")
-@click.option("--threshold", type=float, default=None)
-@click.option("--out", "out_csv", default=None, help="Write the table as CSV (EdgeBERT's layout).")
-@click.option("--seed", default=0, show_default=True)
+              help="Build EdgeBERT's table from an (N, L) comma-separated entropy file instead.")
+@click.option("--out", "out_csv", default=None, help="Write EdgeBERT's table as CSV (EdgeBERT's layout).")
 @json_option()
-def predictor_cmd(task, model_dir, glue_dir, sentences, entropies, threshold, out_csv, seed, as_json):
-    """Build EdgeBERT's exit-predictor table and report its quality on dev."""
-    import random
-
+def predictor_cmd(task, model_dir, refit, write, glue_dir, entropies, out_csv, as_json):
+    """The exit predictors on dev: EdgeBERT's table and the binned table (exact, too early,
+    too late; accuracy and average exit with each in force)."""
     from edgebert.accel import predictor
+    from edgebert.core.paths import DEFAULT_MODEL_DIR
     from edgebert.train import evaluate as ev
-    from edgebert.train.predictor import fit_table
+    from edgebert.train.package import binned_predictor, predictor_table
+    if write and not refit:
+        raise click.BadParameter("--write rewrites the package with refitted predictors: add --refit",
+                                 param_hint="--write")
     model, manifest = load_model(task, model_dir)
-    t = threshold if threshold is not None else manifest["threshold"]
-    if entropies:
-        train_ent = np.loadtxt(entropies, delimiter=",", ndmin=2)
-        source = str(entropies)
+    t = manifest["threshold"]
+    out = {"task": task, "threshold": t, "split": "dev"}
+    if refit:
+        from edgebert.train.recalibrate import refit_predictors
+        table, binned, out["fit"] = refit_predictors(Path(model_dir) if model_dir else DEFAULT_MODEL_DIR, task,
+                                                     Path(glue_dir) if glue_dir else None, write, refit)
+        out["written"] = write
     else:
-        _, enc, _ = labelled(task, "train", glue_dir, None, model.cfg)
-        pick = random.Random(seed).sample(range(len(enc)), min(sentences, len(enc)))
-        train_ent = ev.layer_entropies(ev.all_layer_logits(model, [enc[i] for i in pick]))
-        source = f"{len(pick)} training sentences"
-    table = fit_table(train_ent, seed=seed)
+        table, binned = predictor_table(manifest), binned_predictor(manifest)
+    if entropies:
+        from edgebert.train.predictor import fit_table
+        table = fit_table(np.loadtxt(entropies, delimiter=",", ndmin=2))
+        out["edgebert_table_from"] = str(entropies)
     _, dev_enc, dev_y = labelled(task, "dev", None, None, model.cfg)
-    dev = ev.predictor_metrics(ev.all_layer_logits(model, dev_enc), dev_y, table, t)
-    out = {"task": task, "threshold": t, "built_from": source, "rows": int(table.shape[0]),
-           "columns": int(table.shape[1]), "dev": dev["quality"],
-           "dev_accuracy_with_predictor": dev["accuracy"]}
+    logits = ev.all_layer_logits(model, dev_enc)
+    ent = ev.layer_entropies(logits)
+    preds = {"edgebert": predictor.predict_exits(table, ent[:, 0], t),
+             "binned": ev.binned_predictions(logits, ent, [len(e.ids) for e in dev_enc], binned, t)}
+    ee = ev.early_exit_metrics(logits, dev_y, t, entropies=ent)
+    out.update(n=int(len(dev_y)), ee={"accuracy": ee["accuracy"], "avg_exit_layer": ee["avg_exit_layer"]},
+               predictors=ev.predictors_report(logits, dev_y, t, ent, preds),
+               on_chip_bytes={"edgebert": int(table.size * 4), "binned": int(binned.bins.size + 4 * binned.edges.size)},
+               binned_edges=[int(e) for e in binned.edges])
     if out_csv:
         grid = np.arange(predictor.ROWS)[:, None] * predictor.STEP
         np.savetxt(out_csv, np.hstack([grid, table]), delimiter=",", fmt="%.6f")

@@ -10,10 +10,11 @@ import torch
 from edgebert.accel.artifact import ArtifactError, load_artifact, save_artifact
 from edgebert.accel.golden import GoldenModel
 from edgebert.accel.numerics.fixed import accumulator_bits
+from edgebert.accel.predictor import binned_cell
 from edgebert.core.tasks import encode_examples, get_task, read_examples
 from edgebert.core.tokenization import Tokenizer
 from edgebert.train.export import export_task
-from edgebert.train.package import predictor_table
+from edgebert.train.package import binned_predictor, predictor_table
 from edgebert.train.quant import FakeQuantHooks, FloatHooks
 
 # Stated tolerances (real units). Golden vs the fake-quantized torch model differ only by the
@@ -44,7 +45,8 @@ def torch_run(model, e):
 
 def test_export_round_trip_is_lossless(shipped, tmp_path):
     model, manifest, hw = shipped
-    fresh = export_task(model, "sst2", hw.formats, manifest["threshold"], predictor_table(manifest))
+    fresh = export_task(model, "sst2", hw.formats, manifest["threshold"], predictor_table(manifest),
+                        binned_predictor(manifest))
     save_artifact([fresh], tmp_path)
     back = load_artifact(tmp_path)["sst2"]
     for name, t in fresh.matrices.items():
@@ -148,6 +150,10 @@ def test_two_phase_run_matches_the_all_layer_trace(shipped, dev_sentences):
         predicted = golden.predict(int(ents[0]), t)
         rp = golden.run(e.ids, e.token_types, use_predictor=True)
         assert rp.predicted_layer == predicted
+        # The binned predictor reads H1, the length and layer 1's answer from the same trace.
+        want = 1 if ents[0] < t else int(hw.binned.bins[binned_cell(int(ents[0]), len(e.ids),
+                                                                     int(np.argmax(logits[0])), hw.binned.edges)])
+        assert r.predicted_binned == rp.predicted_binned == want
         assert rp.exit_layer == min(actual, predicted)
         np.testing.assert_array_equal(rp.logits, logits[rp.exit_layer - 1])
         full = golden.run(e.ids, e.token_types, early_exit=False)

@@ -106,7 +106,7 @@ def test_a_hand_written_override_is_caught(tmp_path):
 def test_result_layout_fits_its_words_and_the_results_port():
     spans = [(Result.EXIT_LAYER, 1), (Result.PREDICTED, 1), (Result.EXIT_NOW, 1), (Result.H1, 1),
              (Result.LOGITS, interface.MAX_CLASSES), (Result.ENTROPY, interface.MAX_LAYERS),
-             (Result.COUNTERS, 2 * interface.N_COUNTERS)]
+             (Result.COUNTERS, 2 * interface.N_COUNTERS), (Result.PREDICTED_BINNED, 1)]
     assert [r for r, _ in spans] == list(Result)
     used = np.zeros(RESULT_WORDS, dtype=int)
     for start, words in spans:

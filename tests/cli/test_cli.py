@@ -86,11 +86,31 @@ def test_predictor_from_entropy_file(tmp_path):
     csv = tmp_path / "table.csv"
     out = _last_json(CliRunner().invoke(main, ["predictor", "--task", "sst2", "--entropies", str(src),
                                                "--out", str(csv), "--json"]))
-    assert (out["rows"], out["columns"]) == (100, 10)
+    assert out["edgebert_table_from"] == str(src) and out["on_chip_bytes"]["edgebert"] == 100 * 10 * 4
+    assert set(out["predictors"]) == {"edgebert", "binned"}
     table = np.loadtxt(csv, delimiter=",")
     assert table.shape == (100, 11) and np.allclose(table[:, 0], np.arange(100) * 0.01)
     # The row for H1 = 0.5 follows the relation the entropies were made with (layers 2..11).
     assert np.abs(table[50, 1:] - 0.5 * 0.8 ** np.arange(1, 11)).max() < 0.02
+
+
+def test_shipped_binned_predictor_beats_edgebert_table_on_sst2_dev():
+    """The shipped SST-2 binned predictor: exact >= 60 %, too early <= 15 %, and with it in force
+    the accuracy stays within 0.3 points of plain early exit; EdgeBERT's table beside it."""
+    out = _last_json(CliRunner().invoke(main, ["predictor", "--task", "sst2", "--json"]))
+    p = out["predictors"]
+    assert set(p) == {"edgebert", "binned"} and out["n"] == 872
+    for q in p.values():
+        assert q["exact"] + q["early"] + q["late"] == pytest.approx(1.0)
+    assert p["binned"]["exact"] >= 0.60 and p["binned"]["early"] <= 0.15
+    assert p["binned"]["exact"] > p["edgebert"]["exact"] and p["binned"]["early"] < p["edgebert"]["early"]
+    assert p["binned"]["accuracy"] >= out["ee"]["accuracy"] - 0.003
+    assert out["on_chip_bytes"]["binned"] < out["on_chip_bytes"]["edgebert"]
+
+
+def test_predictor_write_needs_refit():
+    r = CliRunner().invoke(main, ["predictor", "--task", "sst2", "--write"])
+    assert r.exit_code != 0 and "--refit" in r.output
 
 
 def test_shipped_mrpc_exits_early_without_losing_to_all_layers():

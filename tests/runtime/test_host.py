@@ -141,7 +141,8 @@ def test_task_switch_moves_only_the_task_and_matches_golden(tasks, tokenizer):
 HEADER = {"task": "sst2", "policy": "lai", "target_ms": 6.0, "backend": "csim", "board": "sim"}
 
 
-@pytest.mark.parametrize("policy,count", [("lai", 872), ("ee", 60), ("base", 30), ("oracle", 60), ("lai-slack", 60)])
+@pytest.mark.parametrize("policy,count", [("lai", 872), ("ee", 60), ("base", 30), ("oracle", 60), ("lai-slack", 60),
+                                          ("lai-binned", 120)])
 def test_run_matches_golden(policy, count, tasks, tokenizer, tmp_path):
     task = tasks["sst2"]
     items = task_items("sst2", tokenizer, count)
@@ -157,8 +158,11 @@ def test_run_matches_golden(policy, count, tasks, tokenizer, tmp_path):
         trace_logits, trace_ent = golden.trace(e.ids, e.token_types)
         below = np.flatnonzero(trace_ent < thr)
         true_exit = int(below[0]) + 1 if below.size else 12
+        pred = r["predicted_exit_layer_binned" if policy == "lai-binned" else "predicted_exit_layer"]
         want_layer = {"base": 12, "ee": true_exit, "oracle": true_exit,
-                      "lai": min(true_exit, max(r["predicted_exit_layer"], 2) if true_exit > 1 else 1)}[policy.split("-")[0]]
+                      "lai": min(true_exit, max(pred, 2) if true_exit > 1 else 1)}[policy.split("-")[0]]
+        if policy == "lai-binned":
+            assert pred == golden.run(e.ids, e.token_types).predicted_binned
         assert r["exit_layer"] == want_layer and r["true_exit_layer"] == true_exit
         assert r["logits"] == [int(v) for v in trace_logits[want_layer - 1]]
         assert r["entropies"] == [round(int(h) / 65536, 6) for h in trace_ent[:want_layer]]

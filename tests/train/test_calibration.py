@@ -1,8 +1,12 @@
 """Off-ramp temperature scaling and the early-exit threshold rule."""
+import json
+
 import numpy as np
 import pytest
 import torch
 
+from edgebert.accel.interface import MAX_CLASSES
+from edgebert.accel.predictor import Binned, check_binned
 from edgebert.core.config import load_model_config
 from edgebert.core.tokenization import Tokenizer
 from edgebert.train.calibration import (
@@ -16,6 +20,7 @@ from edgebert.train.early_exit import entropy
 from edgebert.train.evaluate import all_layer_logits
 from edgebert.train.evaluate import choose_threshold as old_choose_threshold
 from edgebert.train.model import EdgeBert
+from edgebert.train.predictor import WEIGHTS
 
 
 def _calibrated_logits(n: int, rng) -> tuple[np.ndarray, np.ndarray]:
@@ -173,6 +178,9 @@ def test_calibrate_step_reports_temperatures_and_rule(tmp_path):
     assert len(out["temperatures"]) == run.model_cfg.layers
     assert out["threshold"] == out["rule"]["threshold"] and "val_logits" not in out
     assert (run.path("predictor_table.npy")).is_file()
+    binned = Binned.from_dict(json.loads(run.path("binned_predictor.json").read_text()))
+    check_binned(binned.bins, binned.edges, run.model_cfg.layers, MAX_CLASSES)
+    assert out["predictors"]["binned"]["chosen_weight"] in WEIGHTS
 
 
 def test_a_calibrated_package_is_not_calibrated_twice():

@@ -4,10 +4,12 @@ import shutil
 import numpy as np
 import pytest
 
+from edgebert.accel.interface import MAX_CLASSES
+from edgebert.accel.predictor import check_binned
 from edgebert.core.paths import DEFAULT_MODEL_DIR
 from edgebert.train.embedding import load_table, sha256_file
 from edgebert.train.model import PRUNABLE
-from edgebert.train.package import EMBEDDING_FILE, load_task, read_manifest
+from edgebert.train.package import EMBEDDING_FILE, binned_predictor, load_task, read_manifest
 from edgebert.train.span import removable_heads
 
 TASKS = ("sst2", "mrpc")
@@ -46,6 +48,8 @@ def test_manifest_contents(shipped):
     for model, m in shipped.values():
         assert 0.0 < m["threshold"] < np.log(2)
         assert np.asarray(m["predictor_table"]).shape == (100, model.cfg.layers - 2)
+        binned = binned_predictor(m)
+        check_binned(binned.bins, binned.edges, model.cfg.layers, MAX_CLASSES)
         assert len(m["spans"]) == model.cfg.heads
         assert m["removable_heads"] == removable_heads(model.layer.spans)
 

@@ -4,6 +4,8 @@ import numpy as np
 import torch
 
 from edgebert.accel.golden import GoldenModel
+from edgebert.accel.interface import MAX_CLASSES
+from edgebert.accel.predictor import H_BINS, LEN_BINS, Binned
 from edgebert.core.config import load_model_config
 from edgebert.core.tokenization import Encoded
 from edgebert.train.batches import collate
@@ -61,7 +63,8 @@ def test_qat_trains_keeps_pruning_and_exports_faithfully():
         assert float((named[n] == 0).float().mean()) >= 0.5, n
 
     # The golden model of the exported integers agrees with the fake-quantized torch model.
-    hw = export_task(model, "sst2", formats, 0.3, np.zeros((100, CFG.layers - 2)))
+    never_early = Binned(np.full((H_BINS, LEN_BINS, MAX_CLASSES), CFG.layers, np.uint8), np.array([8, 16, 24]))
+    hw = export_task(model, "sst2", formats, 0.3, np.zeros((100, CFG.layers - 2)), never_early)
     golden = GoldenModel(hw)
     with torch.no_grad():
         fq_logits = model(b.ids, b.token_types, b.pad_mask)[:, -1].numpy()
