@@ -109,7 +109,7 @@ def test_demo_command(tmp_path):
     assert r.exit_code == 0, r.output
     out = json.loads(r.output.strip().splitlines()[-1])
     assert {"modes", "latency_target_ms", "ratio_base_over_lai", "ratio_ee_over_lai"} <= set(out)
-    assert set(out["modes"]) == {"base", "ee", "lai", "lai-slack", "oracle", "bound"}
+    assert set(out["modes"]) == {"base", "ee", "lai", "lai-slack", "lai-binned", "oracle", "bound"}
     assert set(out["steps"].values()) == {"ran"} and "verify" in out["steps"]
     assert (tmp_path / "report.md").is_file() and (tmp_path / "pareto.png").is_file()
     sweep = json.loads((tmp_path / "sweep.json").read_text())
