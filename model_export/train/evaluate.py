@@ -6,6 +6,8 @@ import numpy as np
 import torch
 
 from edgebert.accel import predictor
+from edgebert.accel.numerics.fixed import to_fixed
+from edgebert.accel.numerics.functions import ENTROPY_FRAC
 from edgebert.core.tokenization import Encoded
 from edgebert.train.batches import bucketed_batches, collate
 from edgebert.train.early_exit import entropy, exit_layers, exit_predictions, expected_saving
@@ -94,7 +96,7 @@ def binned_predictions(layer_logits: np.ndarray, entropies: np.ndarray, lengths,
                        threshold: float) -> np.ndarray:
     """The binned predictor's exit layers for the float model (H1 rounded to Q.16 for the bin;
     the layer-1 exit compared as the entropy exit compares it)."""
-    h1 = np.floor(np.asarray(entropies)[:, 0] * 2.0 ** 16 + 0.5).astype(np.int64)
+    h1 = to_fixed(np.asarray(entropies)[:, 0], ENTROPY_FRAC)
     cells = binned.predict_all(h1, lengths, np.asarray(layer_logits)[:, 0].argmax(-1), -1)
     return np.where(np.asarray(entropies)[:, 0] < threshold, 1, cells)
 
