@@ -28,18 +28,20 @@
 #define EB_RAMPS_IN_DDR 0  // 1: off-ramp weights stay in DDR, fetched per layer (small parts)
 #endif
 // fixed: the result words are laid out for them
-#define EB_MAX_LAYERS 12   // ALBERT-base's layers; one entropy result word each
-#define EB_MAX_CLASSES 4   // logit result words
-#define EB_MAX_TYPES 2     // token types (sentence A, sentence B)
-#define EB_PRED_ROWS 100   // EdgeBERT's predictor table: H1 = 0.00 .. 0.99 (predictor.py)
-#define EB_BIN_H 16        // binned predictor: layer-1 entropy bins (predictor.py)
-#define EB_BIN_H_SHIFT 12  // binned predictor: entropy bin = H1 (Q.16) >> this
-#define EB_BIN_LEN 4       // binned predictor: sentence-length bins (LEN_BINS - 1 edges)
+#define EB_MAX_LAYERS 12    // ALBERT-base's layers; one entropy result word each
+#define EB_MAX_CLASSES 4    // logit result words
+#define EB_MAX_TYPES 2      // token types (sentence A, sentence B)
+#define EB_PRED_ROWS 100    // EdgeBERT's predictor table: H1 = 0.00 .. 0.99 (predictor.py)
+#define EB_BIN_H 16         // binned predictor: layer-1 entropy bins (predictor.py)
+#define EB_BIN_H_SHIFT 12   // binned predictor: entropy bin = H1 (Q.16) >> this
+#define EB_BIN_LEN 4        // binned predictor: sentence-length bins (LEN_BINS - 1 edges)
+#define EB_AF_BIAS_MIN -16  // AdaptivFloat exponent bias range (adaptivfloat.py)
+#define EB_AF_BIAS_MAX 15
 
 namespace eb {
 
 // ---- memory images ----
-const unsigned IMAGE_VERSION = 2;
+const unsigned IMAGE_VERSION = 3;
 const unsigned SHARED_MAGIC = 0x31534245;  // "EBS1"
 const unsigned TASK_MAGIC = 0x31544245;    // "EBT1"
 const unsigned EMBED_MAGIC = 0x31454245;   // "EBE1"

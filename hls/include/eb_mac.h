@@ -14,6 +14,7 @@
 #ifndef EB_MAC_H
 #define EB_MAC_H
 
+#include "eb_pragmas.h"
 #include "eb_schedule.h"
 
 namespace eb {
@@ -21,8 +22,8 @@ namespace eb {
 // acc (acc_frac fraction bits) + bias (in the output format) -> output word, rounded once,
 // saturating: numerics.fixed.requantize. `shift` = acc_frac - out_frac.
 inline wide_t requantize(wide_t acc, int shift, wide_t bias, SatCounter &sat) {
-    const wide_t v = shift >= 0 ? round_shift(wide_t(acc + bias * (wide_t(1) << shift)), shift)
-                                : wide_t(acc * (wide_t(1) << (-shift)) + bias);
+    const wide_t v = shift >= 0 ? round_shift(wide_t(acc + shl(bias, shift)), shift)
+                                : wide_t(shl(acc, -shift) + bias);
     return sat.clip16(v);
 }
 
@@ -48,17 +49,17 @@ void mac_array(int M, int cols, int K, const AFetch &a, const BFetch &b, Out &ou
         for (int j0 = 0; j0 < cols; j0 += N) {
             const int nj = cols - j0 < N ? cols - j0 : N;
             typename CONFIG_T::accum_t acc[N][N];
-#pragma HLS ARRAY_PARTITION variable=acc complete dim=0
+            EB_PARTITION_COMPLETE_ALL_DIMS(acc)
             for (int i = 0; i < N; i++)
                 for (int j = 0; j < N; j++) acc[i][j] = 0;
             int64_t live = 0;            // operand pairs of real lanes with no zero operand
             for (int k = 0; k < K; k++) {
-#pragma HLS PIPELINE II=1
+                EB_PIPELINE_II1
                 // One cycle: N row operands and N column operands are broadcast across the
                 // array; idle lanes see zeros.
                 operand_t ak[N], bk[N];
-#pragma HLS ARRAY_PARTITION variable=ak complete
-#pragma HLS ARRAY_PARTITION variable=bk complete
+                EB_PARTITION_COMPLETE(ak)
+                EB_PARTITION_COMPLETE(bk)
                 for (int i = 0; i < N; i++) ak[i] = i < mi ? operand_t(a(i0 + i, k)) : operand_t(0);
                 for (int j = 0; j < N; j++) bk[j] = j < nj ? operand_t(b(k, j0 + j)) : operand_t(0);
                 int nz_a = 0, nz_b = 0;  // idle lanes carry zeros: they never count here
@@ -66,15 +67,15 @@ void mac_array(int M, int cols, int K, const AFetch &a, const BFetch &b, Out &ou
                 for (int j = 0; j < N; j++) nz_b += bk[j] != 0;
                 live += nz_a * nz_b;
                 for (int i = 0; i < N; i++) {
-#pragma HLS UNROLL
+                    EB_UNROLL
                     for (int j = 0; j < N; j++) {
-#pragma HLS UNROLL
+                        EB_UNROLL
                         acc[i][j] += product_t(ak[i] * bk[j]);
                     }
                 }
             }
             for (int i = 0; i < mi; i++) {
-#pragma HLS PIPELINE II=1
+                EB_PIPELINE_II1
                 for (int j = 0; j < nj; j++) out(i0 + i, j0 + j, wide_t(acc[i][j]));
             }
             cnt.cycles(kind, K + N);

@@ -23,24 +23,29 @@ const PwlSpec TANH_SPEC = {-8, 5, 512};
 const PwlSpec LN1P_SPEC = {0, 8, 256};
 const int EXP2_LEN = 257, GELU_LEN = 513, TANH_LEN = 513, LN1P_LEN = 257;
 
-typedef int32_t table_word_t;      // Q.16 samples (values below 2^18)
+typedef int32_t table_word_t;      // Q.16 samples, |value| < 2^19 (GELU reaches 8)
+const int TABLE_BITS = 20;
+// The interpolation fraction: fewer than 16 bits (frac <= 15 fraction bits of a word, less the
+// segment bits), unsigned.
+const int PWL_REM_BITS = 16;
 
 inline wide_t pwl_interp(const table_word_t *tab, int idx, wide_t rem, int rem_bits) {
     const wide_t base = tab[idx];
-    return base + round_shift((wide_t(tab[idx + 1]) - base) * rem, rem_bits);
+    // The slope is the difference of two TABLE_BITS samples.
+    return base + round_shift(mul<TABLE_BITS + 1, PWL_REM_BITS>(wide_t(tab[idx + 1]) - base, rem), rem_bits);
 }
 
 // Value of the table at word x (frac fraction bits); `range` is -1 below the domain, +1 at or
 // above its end, 0 inside (the caller defines the function outside).
 inline wide_t pwl_eval(const PwlSpec &p, const table_word_t *tab, wide_t x, int frac, int &range) {
-    const wide_t u = x - wide_t(p.lo) * (wide_t(1) << frac);
+    const wide_t u = x - shl(wide_t(p.lo), frac);
     const int shift = frac - p.seg_log2;
     wide_t idx, rem = 0;
     if (shift >= 0) {
         idx = u >> shift;
         rem = u & ((wide_t(1) << shift) - 1);
     } else {
-        idx = u * (wide_t(1) << (-shift));
+        idx = shl(u, -shift);
     }
     range = idx < 0 ? -1 : (idx >= p.segments ? 1 : 0);
     if (range != 0) {

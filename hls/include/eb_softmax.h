@@ -15,9 +15,20 @@ const wide_t LOG2E_Q16 = 94548;    // round(log2(e) * 2^16)
 const int RECIP_SHIFT = 40;
 typedef uint16_t prob_t;           // 0 .. 32768 (UQ1.15); native in both type families
 
+// The difference of two 16-bit words: x - max >= -(2^16 - 1).
+const int DIFF_BITS = 17;
+const int LOG2E_BITS = 18;         // 94548 < 2^17, signed
+const int PROB_BITS = 17;          // 0 .. 2^15, signed operand
+// floor(2^40 / sum), sum = sum of e^(x - max) in UQ1.15 over at most EB_MAX_LEN keys:
+// 2^15 <= sum <= EB_MAX_LEN 2^15, so the quotient is at most 2^25.
+const int RECIP_NUM_BITS = RECIP_SHIFT + 1;
+const int SUM_BITS = bits_for(int64_t(EB_MAX_LEN) << 15);
+const int RECIP_BITS = RECIP_SHIFT - 15 + 2;       // 2^25, signed operand
+static_assert(SUM_BITS <= 32, "EB_MAX_LEN too large for the softmax divider");
+
 // e^x for a word x <= 0 with frac fraction bits, as UQ1.15.
 inline wide_t exp_neg(wide_t x, int frac, const table_word_t *exp2_tab) {
-    const wide_t t = round_shift(x * LOG2E_Q16, frac);      // x log2(e), Q.16, <= 0
+    const wide_t t = round_shift(mul<DIFF_BITS, LOG2E_BITS>(x, LOG2E_Q16), frac);   // x log2(e), Q.16, <= 0
     const wide_t k = t >> Q16;
     const wide_t f = t & ((wide_t(1) << Q16) - 1);
     const wide_t v = pwl_interp(exp2_tab, int(f >> 8), f & 255, 8);   // 2^f, Q.16
@@ -45,11 +56,11 @@ void softmax_row(const act_t *scores, int len, int row, int frac, const table_wo
         e[j] = exp_neg(wide_t(scores[j]) - peak, frac, exp2_tab);
         sum += e[j];
     }
-    const wide_t recip = (wide_t(1) << RECIP_SHIFT) / sum;   // sum >= 2^15: e^0 is in it
+    const wide_t recip = udiv<RECIP_NUM_BITS, SUM_BITS>(wide_t(1) << RECIP_SHIFT, sum);  // sum >= 2^15: e^0 is in it
     for (int j = 0; j < len; j++) {
-        const wide_t p = round_shift(e[j] * recip, RECIP_SHIFT - PROB_FRAC);
+        const wide_t p = round_shift(mul<PROB_BITS, RECIP_BITS>(e[j], recip), RECIP_SHIFT - PROB_FRAC);
         const int dist = j > row ? j - row : row - j;
-        probs[j] = prob_t(round_shift(p * wide_t(span[dist]), PROB_FRAC));
+        probs[j] = prob_t(round_shift(mul<PROB_BITS, PROB_BITS>(p, wide_t(span[dist])), PROB_FRAC));
     }
     cnt.cycles(C_SOFTMAX, CONFIG_T::passes * ceil_div(len, CONFIG_T::lanes) + CONFIG_T::div_cycles);
 }

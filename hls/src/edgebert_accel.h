@@ -52,7 +52,7 @@ struct State {
     code_t wbuf[WBUF_WORDS];
     // With EB_RAMPS_IN_DDR the off-ramps stay in the task image in DDR and are fetched, one
     // layer's pooler and classifier at a time, into this staging buffer.
-    code_t rbuf[RAMP_WORDS];
+    code_t rbuf[EB_RAMPS_IN_DDR ? RAMP_WORDS : 1];
     long ramp_at[2 * EB_MAX_LAYERS];     // word offset of each ramp matrix record in the image
     long ramp_words[2 * EB_MAX_LAYERS];  // and its length in words
     act_t vbuf[VBUF_WORDS];
@@ -144,7 +144,7 @@ inline void linear(State &s, const act_t *x, int x_stride, int rows, int x_frac,
 
 inline void embed(State &s, const bus_t *embedding, const bus_t *tokens) {
     const int idx_off = int(u32(embedding[EH_INDEX_AT]));
-    const int rec_off = int(u32(embedding[EH_RECORDS_AT])), af_bias = int(u32(embedding[EH_AF_BIAS]));
+    const int rec_off = int(u32(embedding[EH_RECORDS_AT])), af_bias = int(int32_t(u32(embedding[EH_AF_BIAS])));
     const int mask_words = ceil_div(s.E, 32);
     const MatrixDesc &pos = s.mat[M_POSITION], &typ = s.mat[M_TYPE];
     for (int t = 0; t < s.len; t++) {
@@ -162,10 +162,12 @@ inline void embed(State &s, const bus_t *embedding, const bus_t *tokens) {
                 word = af_word(int((w >> (8 * (code_i % 4))) & 0xFF));
                 code_i++;
             }
-            const wide_t total = word * (wide_t(1) << af_bias)
-                + wide_t(af_word(int(s.wbuf[pos.offset + long(t) * pos.cols + c]))) * (wide_t(1) << pos.af_bias)
-                + wide_t(af_word(int(s.wbuf[typ.offset + long(type) * typ.cols + c]))) * (wide_t(1) << typ.af_bias);
-            s.emb[t][c] = act_t(s.sat.clip16(round_shift(total, AF_FIXED_SHIFT - s.frac[F_EMB])));
+            // At the scale 2^(EB_AF_BIAS_MIN - 14) every term is an integer below 2^(12 + 31).
+            wide_t total = shl(word, af_bias - EB_AF_BIAS_MIN);
+            total += shl(wide_t(af_word(int(s.wbuf[pos.offset + long(t) * pos.cols + c]))), pos.af_bias - EB_AF_BIAS_MIN);
+            total += shl(wide_t(af_word(int(s.wbuf[typ.offset + long(type) * typ.cols + c]))),
+                         typ.af_bias - EB_AF_BIAS_MIN);
+            s.emb[t][c] = act_t(s.sat.clip16(round_shift(total, AF_FIXED_SHIFT - EB_AF_BIAS_MIN - s.frac[F_EMB])));
         }
         s.cnt.cycles(C_EMBED, 2 * AXI_LATENCY + 1 + rec_words + ceil_div(s.E, N));
         s.cnt.v[C_OFFCHIP_WORDS] += 1 + rec_words;
@@ -285,9 +287,9 @@ inline int load_shared(State &s, const bus_t *img, long words) {
 inline int decode_record(const bus_t *img, long pos, long words, code_t *dst, int rows, int cols, bool transpose,
                          int keep_rows, long &end) {
     if (pos + 4 > words) return ST_BAD_IMAGE;
-    const int r_rows = int(u32(img[pos])), r_cols = int(u32(img[pos + 1])), bias = int(u32(img[pos + 2]));
+    const int r_rows = int(u32(img[pos])), r_cols = int(u32(img[pos + 1])), bias = int(int32_t(u32(img[pos + 2])));
     const long nnz = long(u32(img[pos + 3]));
-    if (r_rows != rows || r_cols != cols || bias < 0 || bias > 7) return ST_BAD_IMAGE;
+    if (r_rows != rows || r_cols != cols || bias < EB_AF_BIAS_MIN || bias > EB_AF_BIAS_MAX) return ST_BAD_IMAGE;
     const long size = long(rows) * cols;
     const long mask_pos = pos + 4, codes_pos = mask_pos + (size + 31) / 32;
     end = codes_pos + (nnz + 3) / 4;
@@ -323,7 +325,7 @@ inline int load_matrix(State &s, Reader &r, int m, long &wpos, int rows, int col
     if (st != ST_OK) return st;
     d.rows = keep_rows;
     d.cols = cols;
-    d.af_bias = int(u32(r.img[at + 2]));
+    d.af_bias = int(int32_t(u32(r.img[at + 2])));
     if (in_ddr) {
         const int k = m - M_RAMPS;
         s.ramp_at[k] = at;
@@ -376,6 +378,8 @@ inline int load_task(State &s, const bus_t *img, long words) {
     s.eps_emb = int64_t(h[TH_EPS_EMB_LO]) | (int64_t(h[TH_EPS_EMB_HI]) << 32);
     s.eps_hid = int64_t(h[TH_EPS_HID_LO]) | (int64_t(h[TH_EPS_HID_HI]) << 32);
     s.live_heads = h[TH_LIVE_HEADS];
+    if (s.eps_emb < 0 || s.eps_emb >= LN_EPS_LIMIT || s.eps_hid < 0 || s.eps_hid >= LN_EPS_LIMIT)
+        return ST_BAD_IMAGE;
 
     Reader r = {img, TASK_HEADER_WORDS, words, true};
     long wpos = 0;
@@ -446,7 +450,8 @@ inline void write_results(State &s, bus_t *out, int exit_layer, const wide_t *lo
 
 inline int check_embedding(const State &s, const bus_t *emb) {
     if (u32(emb[EH_MAGIC]) != EMBED_MAGIC || u32(emb[EH_VERSION]) != IMAGE_VERSION
-        || int(u32(emb[EH_COLS])) != s.E || u32(emb[EH_AF_BIAS]) > 7)
+        || int(u32(emb[EH_COLS])) != s.E || int32_t(u32(emb[EH_AF_BIAS])) < EB_AF_BIAS_MIN
+        || int32_t(u32(emb[EH_AF_BIAS])) > EB_AF_BIAS_MAX)
         return ST_BAD_EMBEDDING;
     return ST_OK;
 }

@@ -3,7 +3,9 @@
 # directives it was synthesized with). Uses build.tcl's variables: top, n, cfg (the board's
 # entry of boards.tcl) and state_directives.
 #
-# What the source already says as pragmas, and is therefore not repeated here:
+# What the source already says as pragmas (the macros of hls/include/eb_pragmas.h; another HLS
+# tool builds with -DEB_HLS_DIALECT_NONE and takes these from its own script), and is
+# therefore not repeated here:
 #   hls/include/eb_mac.h, mac_array():
 #     ARRAY_PARTITION acc complete dim=0   the N x N accumulators are registers, all updated
 #                                          in the same cycle

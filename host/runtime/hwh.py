@@ -43,8 +43,10 @@ def top_arguments(header: Path = TOP_HEADER, source: Path = TOP_SOURCE) -> list[
     args = []
     for part in sig.group(1).split(","):
         args.append((re.search(r"(\w+)\s*$", part.strip()).group(1), "*" in part))
-    modes = {port: mode for mode, port in re.findall(r"#pragma HLS INTERFACE mode=(\w+) port=(\w+)", source.read_text())
-             if mode in ("m_axi", "s_axilite")}
+    # The top's interface directives are eb_pragmas.h's macros.
+    text = source.read_text()
+    modes = {**{port: "m_axi" for port in re.findall(r"EB_AXI_MASTER\((\w+),", text)},
+             **{port: "s_axilite" for port in re.findall(r"EB_AXI_LITE\((\w+)\)", text)}}
     for name, pointer in args:
         want = "m_axi" if pointer else "s_axilite"
         if modes.get(name) != want:

@@ -236,6 +236,10 @@ class CSimAccelerator:
             raise CSimError(status_message(status))
         return res.copy()
 
+    def call(self, cmd: int, **args) -> np.ndarray:
+        """One command's raw result words (RESULT_WORDS uint32), for checks of every word."""
+        return self._call(cmd, **args)
+
     # ---- commands ------------------------------------------------------------------------
     def load_shared(self, image: np.ndarray) -> dict[str, int]:
         return decode_counters(self._call(Command.LOAD_SHARED, image=image))

@@ -30,7 +30,7 @@ from edgebert.core.config import ModelConfig
 from edgebert.core.errors import InputError
 from edgebert.core.versioned import read_versioned_json
 
-FORMAT = "edgebert-accel-v2"          # v2: the binned exit predictor
+FORMAT = "edgebert-accel-v3"          # v2: the binned exit predictor; v3: signed exponent biases
 MANIFEST = "manifest.json"
 SHARED_BLOB_FILE = "shared.bin"
 
@@ -199,7 +199,7 @@ class _BlobReader:
         if mask.sum() != codes.size:
             raise ArtifactError(f"artifact {self.root}: {key} bitmask has {mask.sum()} entries "
                                 f"but {codes.size} codes")
-        if not 0 <= entry["bias"] <= af.BIAS_MAX:
+        if not af.BIAS_MIN <= entry["bias"] <= af.BIAS_MAX:
             raise ArtifactError(f"artifact {self.root}: {key} exponent bias {entry['bias']} is out of range")
         if np.any(af.is_zero(codes)):
             raise ArtifactError(f"artifact {self.root}: {key} stores zero codes among its non-zeros")

@@ -23,5 +23,6 @@ def board_fit(model: ModelConfig, build: Build) -> tuple[dict, list[dict]]:
            "clock_mhz_target": round(1000 / build.clock_ns, 3),
            **{k: est[k] for k in ("dsp", "bram36", "uram", "lut")},
            "capacity": est["capacity"], "utilization": {k: round(v, 3) for k, v in est["utilization"].items()},
-           "fits": est["fits"] and fits_model}
+           "fits": est["fits"] and fits_model,
+           **{k: est[k] for k in ("buffers", "multipliers", "dividers")}}
     return out, est["buffers"]

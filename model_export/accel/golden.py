@@ -22,7 +22,7 @@ from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from edgebert.accel.numerics import functions as fn
-from edgebert.accel.numerics.adaptivfloat import FIXED_SHIFT
+from edgebert.accel.numerics.adaptivfloat import BIAS_MIN, FIXED_SHIFT
 from edgebert.accel.numerics.fixed import Saturations, act, matmul_exact, requantize
 from edgebert.accel.predictor import ROWS
 
@@ -59,8 +59,9 @@ class GoldenModel:
         self.w = {name: (t.words().astype(np.float64), t.bias)
                   for name, t in task.matrices.items() if name not in tables}
         self.w_bytes = {name: t.stored_bytes() for name, t in task.matrices.items()}
-        # Position and type rows as exact Q.14 words (value = word * 2^(bias - 14)).
-        self.pos14, self.type14 = (task.matrices[n].words() << task.matrices[n].bias for n in tables)
+        # Position and type rows as exact words at the scale 2^(BIAS_MIN - 14), where every
+        # bias's words are integers (value = word * 2^(bias - 14)).
+        self.pos_lo, self.type_lo = (task.matrices[n].words() << (task.matrices[n].bias - BIAS_MIN) for n in tables)
         self.tabs = task.tables
         self.eps_emb = fn.layernorm_eps(self.cfg.layer_norm_eps, self.cfg.embed_dim, self.frac["emb"])
         self.eps_hid = fn.layernorm_eps(self.cfg.layer_norm_eps, self.cfg.hidden, self.frac["hidden"])
@@ -92,11 +93,11 @@ class GoldenModel:
         return self.sat.clip(a + b, self.fmt["hidden"], "residual")
 
     def embed(self, ids: np.ndarray, types: np.ndarray) -> np.ndarray:
-        """Word + position + type rows, decoded to one exact Q.14 sum, then the emb format."""
+        """Word + position + type rows, decoded to one exact sum, then the emb format."""
         word = self.t.word_table
-        total = (word.words(ids) << word.bias) + self.pos14[: len(ids)] + self.type14[types]
+        total = (word.words(ids) << (word.bias - BIAS_MIN)) + self.pos_lo[: len(ids)] + self.type_lo[types]
         self.ops["offchip_bytes"] += word.row_bytes(ids)
-        e = requantize(total, FIXED_SHIFT, self.fmt["emb"], self.sat, "emb")
+        e = requantize(total, FIXED_SHIFT - BIAS_MIN, self.fmt["emb"], self.sat, "emb")
         e = self.layernorm(e, "embed_ln", "emb")
         return self.linear(e, self.frac["emb"], "embed_proj", "hidden")
 

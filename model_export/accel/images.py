@@ -56,7 +56,7 @@ def _code_words(codes: np.ndarray) -> np.ndarray:
 def _matrix(t: AfTensor) -> np.ndarray:
     nz = t.codes.ravel() != 0
     rows, cols = t.codes.shape
-    head = np.array([rows, cols, t.bias, int(nz.sum())], dtype=np.uint32)     # MATRIX_HEADER_WORDS
+    head = np.array(_words([rows, cols, t.bias, int(nz.sum())]), dtype=np.uint32)     # MATRIX_HEADER_WORDS
     return np.concatenate([head, _mask_words(nz.astype(np.uint8)), _code_words(t.codes.ravel()[nz])])
 
 
@@ -116,7 +116,8 @@ def embedding_image(word: AfTensor) -> np.ndarray:
         records[start + mask_words: int(index[r + 1])] = _code_words(word.codes[r][nz[r]])
     eh = EmbedHeader
     header = np.zeros(len(eh), dtype=np.uint32)
-    header[[eh.MAGIC, eh.VERSION, eh.ROWS, eh.COLS, eh.AF_BIAS]] = [EMBED_MAGIC, IMAGE_VERSION, rows, cols, word.bias]
+    header[[eh.MAGIC, eh.VERSION, eh.ROWS, eh.COLS, eh.AF_BIAS]] = [EMBED_MAGIC, IMAGE_VERSION, rows, cols,
+                                                                    word.bias & 0xFFFFFFFF]
     header[eh.INDEX_AT] = len(eh)
     header[eh.RECORDS_AT] = len(eh) + rows + 1
     header[eh.TOTAL_WORDS] = header[eh.RECORDS_AT] + records.size

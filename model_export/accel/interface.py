@@ -18,6 +18,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from edgebert.accel.numerics.adaptivfloat import BIAS_MAX, BIAS_MIN
 from edgebert.accel.numerics.fixed import SITES
 from edgebert.accel.predictor import H_BINS, H_SHIFT, LEN_BINS, ROWS
 from edgebert.core.paths import REPO_ROOT
@@ -66,6 +67,8 @@ FIXED_LIMITS = (
     Constant("EB_BIN_H", H_BINS, "binned predictor: layer-1 entropy bins (predictor.py)"),
     Constant("EB_BIN_H_SHIFT", H_SHIFT, "binned predictor: entropy bin = H1 (Q.16) >> this"),
     Constant("EB_BIN_LEN", LEN_BINS, "binned predictor: sentence-length bins (LEN_BINS - 1 edges)"),
+    Constant("EB_AF_BIAS_MIN", BIAS_MIN, "AdaptivFloat exponent bias range (adaptivfloat.py)"),
+    Constant("EB_AF_BIAS_MAX", BIAS_MAX, ""),
 )
 LIMIT_DEFAULTS = {c.name: c.value for c in BUILD_LIMITS + FIXED_LIMITS}
 MAX_LAYERS = LIMIT_DEFAULTS["EB_MAX_LAYERS"]
@@ -160,7 +163,7 @@ RESULT_WORDS = 48           # the layout above and one spare word: the results p
 
 
 # ---- memory images (32-bit little-endian words; layout in eb_image.h, packer in images.py) ---
-IMAGE_VERSION = 2           # 2: the binned predictor's edges and table follow EdgeBERT's table
+IMAGE_VERSION = 3           # 2: the binned predictor follows EdgeBERT's table; 3: signed exponent biases
 
 
 def _magic(tag: str) -> int:

@@ -6,31 +6,32 @@ counterpart for area: a planning estimate until a synthesis report replaces it.
 Memory: each buffer is split into the banks its partitioning makes (n banks for the buffers
 the array lanes read in parallel), and each bank is mapped to the block-RAM aspect ratio that
 needs the fewest blocks (BRAM18 granularity; two BRAM18 per BRAM36), or to UltraRAM (4K x 72).
-Weight codes are reshaped into n-code words. Arithmetic: one DSP48 per MAC lane (16 x 13 bit
-product, 48-bit accumulator in the DSP), and a fixed set of wide multipliers per special-
-function lane. LUT: interfaces and control plus per-lane and per-bank terms (assumptions below).
+Weight codes are reshaped into n-code words. Each buffer also states its contents in bytes,
+which equal `sizeof` of the same member of the HLS State in that build (a test compiles it).
+Arithmetic: one DSP48 per MAC lane (17 x 13 bit product, 48-bit accumulator in the DSP), and
+the special-function multipliers and dividers at their declared widths (units.py). LUT:
+interfaces and control, per-lane and per-bank terms (assumptions below) and the dividers.
 """
 from __future__ import annotations
 
 import math
 
 from edgebert.accel.builds import part_capacities
-from edgebert.accel.interface import MAX_CLASSES, MAX_LAYERS, MAX_TYPES
+from edgebert.accel.interface import MAX_CLASSES, MAX_LAYERS, MAX_TYPES, SCHEDULE
 from edgebert.accel.predictor import H_BINS, LEN_BINS, ROWS
+from edgebert.accel.units import divider_luts, dividers, dsp_per_multiplier, isqrt_luts, multipliers
 
 # BRAM18 aspect ratios (depth, width) of 7-series and UltraScale+ block RAM.
 BRAM18 = ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36))
 URAM = (4096, 72)
 TABLE_WORDS = 257 + 513 + 513 + 257          # exp2, GELU, tanh, ln(1+f)
-# DSP48 per special-function lane: exp interpolation 1, softmax normalize (16 x 41 bit) 2, span
-# mask 1, LayerNorm square (27 x 27) 2, LayerNorm normalize (27 x 49) 4, gain (29 x 23) 2, PWL 1.
-DSP_PER_SFU_LANE = 13
-# LUT assumptions: AXI masters, AXI-Lite, control and the dividers / square root outside the
-# lanes; per MAC lane (operand muxing, accumulator control); per SFU lane; per memory bank.
+# LUT assumptions: AXI masters, AXI-Lite and control outside the lanes; per MAC lane (operand
+# muxing, accumulator control); per SFU lane; per memory bank. Dividers: units.py.
 LUT_FIXED, LUT_PER_MAC, LUT_PER_SFU_LANE, LUT_PER_BANK = 15000, 40, 1200, 50
 
 # Capacity of each board's part (the board table, boards.json; docs/design.md section 8.3).
 PARTS = part_capacities()
+DIV_CYCLES, ISQRT_CYCLES = SCHEDULE["div_cycles"], SCHEDULE["isqrt_cycles"]
 
 
 def bram18_blocks(depth: int, width: int) -> int:
@@ -41,25 +42,28 @@ def uram_blocks(depth: int, width: int) -> int:
     return math.ceil(width / URAM[1]) * math.ceil(depth / URAM[0])
 
 
-def buffers(n: int, lim: dict) -> list[tuple[str, int, int, int, str]]:
-    """(name, banks, depth per bank, width in bits, kind) of every on-chip buffer."""
+def buffers(n: int, lim: dict) -> list[tuple[str, int, int, int, str, int]]:
+    """(name, banks, depth per bank, width in bits, kind, contents in bytes) of every on-chip
+    buffer; banks x depth x width covers the contents, padded to whole rows of banks."""
     L, E, H, F, heads = lim["EB_MAX_LEN"], lim["EB_MAX_E"], lim["EB_MAX_H"], lim["EB_MAX_FFN"], lim["EB_MAX_HEADS"]
     ramps_ddr = bool(lim.get("EB_RAMPS_IN_DDR", 0))
     ramp = H * H + MAX_CLASSES * H
     wbuf = E * H + 4 * H * H + 2 * H * F + L * E + MAX_TYPES * E + (0 if ramps_ddr else MAX_LAYERS * ramp)
     vbuf = 8 * H + F + E + MAX_LAYERS * (H + MAX_CLASSES)
     rows = lambda cols: math.ceil(L / n) * cols          # bank depth, partitioned by rows
-    out = [("wbuf", 1, math.ceil(wbuf / n), 8 * n, "weights")]
+    out = [("wbuf", 1, math.ceil(wbuf / n), 8 * n, "weights", wbuf)]
     if ramps_ddr:
-        out.append(("rbuf", 1, math.ceil(ramp / n), 8 * n, "weights"))
-    out += [(b, n, rows(H), 16, "act") for b in ("x", "q", "k", "ctx")]
-    out += [("ffn_buf", n, rows(F), 16, "act"), ("emb", n, rows(E), 16, "act"), ("probs", n, rows(L), 16, "act")]
-    out += [(b, n, L * math.ceil(H / n), 16, "act") for b in ("v", "tmp")]
-    out += [("scores", n, L * math.ceil(L / n), 16, "act")]
-    out += [("span", 1, heads * L, 16, "small"), ("predictor", 1, ROWS * (MAX_LAYERS - 2), 32, "small"),
-            ("binned", 1, H_BINS * LEN_BINS * MAX_CLASSES, 8, "small"),
-            ("tables", 1, TABLE_WORDS, 32, "small"), ("vbuf", 1, vbuf, 16, "small"),
-            ("gbuf", 1, E + 2 * H, 32, "small")]
+        out.append(("rbuf", 1, math.ceil(ramp / n), 8 * n, "weights", ramp))
+    out += [(b, n, rows(H), 16, "act", 2 * L * H) for b in ("x", "q", "k", "ctx")]
+    out += [("ffn_buf", n, rows(F), 16, "act", 2 * L * F), ("emb", n, rows(E), 16, "act", 2 * L * E),
+            ("probs", n, rows(L), 16, "act", 2 * L * L)]
+    out += [(b, n, L * math.ceil(H / n), 16, "act", 2 * L * H) for b in ("v", "tmp")]
+    out += [("scores", n, L * math.ceil(L / n), 16, "act", 2 * L * L)]
+    pred = ROWS * (MAX_LAYERS - 2)
+    binned = H_BINS * LEN_BINS * MAX_CLASSES
+    out += [("span", 1, heads * L, 16, "small", 2 * heads * L), ("predictor", 1, pred, 32, "small", 4 * pred),
+            ("binned", 1, binned, 8, "small", binned), ("tables", 1, TABLE_WORDS, 32, "small", 4 * TABLE_WORDS),
+            ("vbuf", 1, vbuf, 16, "small", 2 * vbuf), ("gbuf", 1, E + 2 * H, 32, "small", 4 * (E + 2 * H))]
     return out
 
 
@@ -69,20 +73,28 @@ def estimate(n: int, limits: dict, part: str, weight_memory: str = "bram") -> di
         raise ValueError(f"no capacity data for part {part!r}; known: {', '.join(PARTS)}")
     bram18 = uram = banks = 0
     detail = []
-    for name, nb, depth, width, kind in buffers(n, limits):
+    for name, nb, depth, width, kind, size in buffers(n, limits):
         banks += nb
+        row = {"buffer": name, "banks": nb, "depth": depth, "width": width, "bytes": size}
         if kind == "weights" and weight_memory == "uram":
             blocks = nb * uram_blocks(depth, width)
             uram += blocks
-            detail.append({"buffer": name, "banks": nb, "depth": depth, "width": width, "uram": blocks})
+            detail.append({**row, "uram": blocks})
         else:
             blocks = nb * bram18_blocks(depth, width)
             bram18 += blocks
-            detail.append({"buffer": name, "banks": nb, "depth": depth, "width": width, "bram36": blocks / 2})
-    dsp = n * n + DSP_PER_SFU_LANE * n
-    lut = LUT_FIXED + LUT_PER_MAC * n * n + LUT_PER_SFU_LANE * n + LUT_PER_BANK * banks
+            detail.append({**row, "bram36": blocks / 2})
+    mults = [{"unit": m.name, "bits": [m.a_bits, m.b_bits], "count": n if m.per_lane else 1,
+              "dsp_each": dsp_per_multiplier(m.a_bits, m.b_bits, part)} for m in multipliers()]
+    divs = [{"unit": d.name, "dividend_bits": d.dividend_bits, "divisor_bits": d.divisor_bits,
+             "quotient_bits": d.quotient_bits, "cycles": DIV_CYCLES, "lut": divider_luts(d)} for d in dividers(limits)]
+    divs.append({"unit": "isqrt", "radicand_bits": 62, "root_bits": 31, "cycles": ISQRT_CYCLES, "lut": isqrt_luts()})
+    dsp = n * n + sum(m["count"] * m["dsp_each"] for m in mults)
+    lut = (LUT_FIXED + LUT_PER_MAC * n * n + LUT_PER_SFU_LANE * n + LUT_PER_BANK * banks
+           + sum(d["lut"] for d in divs))
     need = {"dsp": dsp, "bram36": math.ceil(bram18 / 2), "uram": uram, "lut": lut}
     cap = PARTS[part]
     return {**need, "capacity": cap, "utilization": {k: (need[k] / cap[k] if cap[k] else (0.0 if not need[k] else math.inf))
                                                       for k in need},
-            "fits": all(need[k] <= cap[k] for k in need), "buffers": detail}
+            "fits": all(need[k] <= cap[k] for k in need), "buffers": detail, "multipliers": mults,
+            "dividers": divs}

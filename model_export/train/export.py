@@ -23,6 +23,24 @@ def bias_site(name: str) -> str:
     return {"layer.q": "q", "layer.k": "k", "layer.v": "v", "layer.ffn1": "ffn"}.get(name, "hidden")
 
 
+def float_matrices(model) -> dict[str, np.ndarray]:
+    """Every weight matrix the artifact holds in AdaptivFloat, as the float tensor it is quantized
+    from (the query projection carries the attention scale 1/sqrt(head_dim))."""
+    cfg = model.cfg
+    sd = {k: v.detach().double().numpy() for k, v in model.state_dict().items()}
+    scale_q = 1.0 / math.sqrt(cfg.head_dim)
+    out = {"embed_proj": sd["embed_proj.weight"]}
+    for p in ("q", "k", "v", "o", "ffn1", "ffn2"):
+        out[f"layer.{p}"] = sd[f"layer.{p}.weight"] * (scale_q if p == "q" else 1.0)
+    for i in range(cfg.layers):
+        for p in ("pooler", "classifier"):
+            out[f"ramps.{i}.{p}"] = sd[f"ramps.{i}.{p}.weight"]
+    out["position"] = sd["position_embeddings.weight"]
+    out["token_type"] = sd["type_embeddings.weight"]
+    out["word_embeddings"] = model.word_embeddings.double().numpy()
+    return out
+
+
 def export_task(model, task: str, formats: dict[str, int], threshold: float,
                 predictor_table: np.ndarray, binned: Binned) -> HwTask:
     """Quantize a trained torch EdgeBert into the hardware's integers."""
@@ -30,33 +48,34 @@ def export_task(model, task: str, formats: dict[str, int], threshold: float,
     from edgebert.train.span import span_table
     cfg = model.cfg
     sd = {k: v.detach().double().numpy() for k, v in model.state_dict().items()}
-    sd["word_embeddings"] = model.word_embeddings.double().numpy()
     scale_q = 1.0 / math.sqrt(cfg.head_dim)
+    floats = float_matrices(model)
     saturations: dict[str, int] = {}
     matrices, vectors = {}, {}
 
-    def add_matrix(name: str, w: np.ndarray, b: np.ndarray | None, scale: float = 1.0):
-        t = AfTensor.from_float(w * scale)
+    def add_matrix(name: str, b: np.ndarray | None, scale: float = 1.0):
+        w = floats[name]
+        t = AfTensor.from_float(w)
         matrices[name] = t
-        saturations[name] = t.saturations(w * scale)
+        saturations[name] = t.saturations(w)
         if b is not None:
             vectors[f"{name}.bias"] = _words(b * scale, act(formats[bias_site(name)]), saturations, f"{name}.bias")
 
-    add_matrix("embed_proj", sd["embed_proj.weight"], sd["embed_proj.bias"])
+    add_matrix("embed_proj", sd["embed_proj.bias"])
     for p in ("q", "k", "v", "o", "ffn1", "ffn2"):
-        add_matrix(f"layer.{p}", sd[f"layer.{p}.weight"], sd[f"layer.{p}.bias"], scale_q if p == "q" else 1.0)
+        add_matrix(f"layer.{p}", sd[f"layer.{p}.bias"], scale_q if p == "q" else 1.0)
     for i in range(cfg.layers):
         for p in ("pooler", "classifier"):
-            add_matrix(f"ramps.{i}.{p}", sd[f"ramps.{i}.{p}.weight"], sd[f"ramps.{i}.{p}.bias"])
-    add_matrix("position", sd["position_embeddings.weight"], None)
-    add_matrix("token_type", sd["type_embeddings.weight"], None)
+            add_matrix(f"ramps.{i}.{p}", sd[f"ramps.{i}.{p}.bias"])
+    add_matrix("position", None)
+    add_matrix("token_type", None)
     for ln, width, site in (("embed_ln", cfg.embed_dim, "emb"), ("layer.ln1", cfg.hidden, "hidden"),
                             ("layer.ln2", cfg.hidden, "hidden")):
         gain = to_fixed(sd[f"{ln}.weight"] * math.sqrt(width), fn.LN_GAIN_FRAC)
         vectors[f"{ln}.gain"] = gain
         vectors[f"{ln}.beta"] = _words(sd[f"{ln}.bias"], act(formats[site]), saturations, f"{ln}.beta")
-    word = AfTensor.from_float(sd["word_embeddings"])
-    saturations["word_embeddings"] = word.saturations(sd["word_embeddings"])
+    word = AfTensor.from_float(floats["word_embeddings"])
+    saturations["word_embeddings"] = word.saturations(floats["word_embeddings"])
     spans = model.spans()
     mask = quantize_table_np(span_table(spans, cfg.max_len, cfg.span_ramp).numpy())
     pred = to_fixed(np.asarray(predictor_table, dtype=np.float64), fn.ENTROPY_FRAC)

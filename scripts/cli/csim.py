@@ -1,4 +1,5 @@
-"""The accelerator's C-simulation: csim verify, csim testbench."""
+"""The accelerator's C-simulation: csim verify, testbench, fuzz (golden vs C-sim on random and
+adversarial inputs) and crosscheck (the kernels against hls4ml's)."""
 from __future__ import annotations
 
 import sys
@@ -99,6 +100,56 @@ def csim_testbench(variant, sanitize, array_n, board, task, model_dir, sentences
         emit(summary, True)
     if bad:
         sys.exit(1)
+
+
+@csim.command("fuzz")
+@click.option("--n", "n", type=click.IntRange(1), default=1000, show_default=True,
+              help="Cases (one phase-1 + phase-2 sequence each).")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--variant", type=click.Choice(["native", "ap"]), default=None,
+              help="C-sim type family: native (default) or ap; for --replay, the recorded one.")
+@click.option("--sanitize-sample", type=click.IntRange(0), default=1000, show_default=True,
+              help="Cases also run on an ASan + UBSan build (0: none).")
+@click.option("--jobs", type=click.IntRange(1), default=2, show_default=True, help="Worker processes.")
+@click.option("--out", "out_dir", default=None, help="Where reproducers go (default build/fuzz).")
+@click.option("--replay", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Run a reproducer's case.json again instead.")
+@json_option()
+def csim_fuzz(n, seed, variant, sanitize_sample, jobs, out_dir, replay, as_json):
+    """Random and adversarial tasks and sentences: golden model vs C-sim, word by word."""
+    from edgebert.sim import fuzz
+    if replay:
+        out = fuzz.replay(Path(replay), variant)
+        emit(out, as_json)
+        sys.exit(1 if out["mismatch"] else 0)
+    variant, bar = variant or "native", None
+    if not as_json:
+        from tqdm import tqdm
+        bar = tqdm(total=n, unit="case", desc=f"fuzz ({variant})")
+    out = fuzz.fuzz(n, seed, variant, sanitize_sample, Path(out_dir) if out_dir else fuzz.OUT_DIR, jobs,
+                    progress=bar.update if bar else None)
+    if bar:
+        bar.close()
+    emit(out, as_json)
+    if out["mismatches"] or out["sanitizer"]["clean"] is False:
+        sys.exit(1)
+
+
+@csim.command("crosscheck")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--n", "n", default=2000, show_default=True,
+              help="Rows for dense, softmax and LayerNorm (GELU and tanh take every word of [-8, 8)).")
+@json_option()
+def csim_crosscheck(seed, n, as_json):
+    """The kernels against hls4ml's nnet_utils kernels on the same fixed-point inputs: error vs float."""
+    from edgebert.sim import hls4ml_check
+    if n < 1:
+        raise click.BadParameter("must be >= 1", param_hint="--n")
+    out = hls4ml_check.crosscheck(seed, n)
+    if as_json:
+        emit(out, True)
+    else:
+        click.echo(hls4ml_check.format_table(out))
 
 
 COMMANDS = (csim,)

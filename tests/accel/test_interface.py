@@ -114,7 +114,7 @@ def test_result_layout_fits_its_words_and_the_results_port():
         used[start: start + words] += 1
     assert used.max() == 1
     top = (csim.HLS_DIR / "src" / "edgebert_top.cpp").read_text()
-    assert int(re.search(r"port=results\b.*?depth=(\d+)", top).group(1)) == RESULT_WORDS
+    assert int(re.search(r"EB_AXI_MASTER\(results,\s*\w+,\s*(\d+)\)", top).group(1)) == RESULT_WORDS
 
 
 def test_image_layout_follows_the_interface():

@@ -1,7 +1,7 @@
 """AdaptivFloat<8,3> weights (Tambe et al., DAC 2020; EdgeBERT, MICRO 2021).
 
 Code layout, as in EdgeBERT's released hardware: bit 7 sign | bits 6..4 exponent e | bits 3..0
-mantissa m. With the per-tensor exponent bias b in 0..7,
+mantissa m. With the per-tensor exponent bias b in BIAS_MIN..BIAS_MAX,
 
     value = (-1)^s * 2^(e + b - 10) * (1 + m/16)        (e, m) != (0, 0)
     value = 0                                            (e, m) == (0, 0): the reserved zero
@@ -14,13 +14,20 @@ to zero, those between half of it and it go to it, those above the largest satur
 Every value is an integer multiple of 2^(b-14): value = w * 2^(b-14) with
 w = +-(16 + m) << e, |w| <= 31 * 2^7 = 3968, a 13-bit signed word. The hardware decodes to that
 word exactly and folds 2^(b-14) into the shift that requantizes the accumulator.
+
+The bias is b = floor(log2 max|W|) + 3, the tensor's own exponent range, as in the reference
+quantizer (Tambe et al.'s `quantize_adaptivfloat`, whose bias is 7 - floor(log2 max|W|) in its
+own convention). EdgeBERT stores it in 3 bits (0..7), which clips every tensor with
+max|W| < 1/8 (the off-ramp classifiers, the token-type table): their small weights flush to
+zero. Here the field holds BIAS_MIN..BIAS_MAX (5 bits, signed); the bias only moves a shift, so
+the wider field costs no arithmetic (docs/numerics.md).
 """
 from __future__ import annotations
 
 import numpy as np
 
 EXP_BITS, MAN_BITS = 3, 4
-BIAS_MAX = 7
+BIAS_MIN, BIAS_MAX = -16, 15   # max|W| from 2^-19 to 2^13 keeps its own range
 EXP_OFFSET = 10          # value exponent = e + b - EXP_OFFSET
 FIXED_SHIFT = 14         # value = decode_fixed(code) * 2^(b - FIXED_SHIFT)
 WORD_MAX = 31 << 7       # largest |decode_fixed|: 13-bit signed word
@@ -36,16 +43,17 @@ def max_normal(bias: int) -> float:
 
 
 def choose_bias(w) -> int:
-    """EdgeBERT's rule b = floor(log2 max|W|) + 3, clipped to 0..7 (covers max|W| in [1/8, 32))."""
+    """b = floor(log2 max|W|) + 3 (the largest magnitude lands in the top binade), clipped to
+    BIAS_MIN..BIAS_MAX; 0 for an all-zero tensor."""
     peak = float(np.max(np.abs(np.asarray(w, dtype=np.float64)))) if np.size(w) else 0.0
     if peak == 0.0:
         return 0
-    return int(np.clip(np.floor(np.log2(peak)) + 3, 0, BIAS_MAX))
+    return int(np.clip(np.floor(np.log2(peak)) + 3, BIAS_MIN, BIAS_MAX))
 
 
 def _check_bias(bias: int) -> None:
-    if not 0 <= int(bias) <= BIAS_MAX:
-        raise ValueError(f"AdaptivFloat exponent bias {bias} is outside 0..{BIAS_MAX}")
+    if not BIAS_MIN <= int(bias) <= BIAS_MAX:
+        raise ValueError(f"AdaptivFloat exponent bias {bias} is outside {BIAS_MIN}..{BIAS_MAX}")
 
 
 def encode(w, bias: int) -> tuple[np.ndarray, int]:

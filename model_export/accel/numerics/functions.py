@@ -148,14 +148,16 @@ def layernorm(x: np.ndarray, frac: int, gain: np.ndarray, beta: np.ndarray, eps_
               out: Fmt, sat: Saturations, site: str) -> np.ndarray:
     """LayerNorm over the last axis of words x (|x| < 2^15, any width H <= 1024).
 
-    d = H x - sum(x) is exact; Q = sum d^2 < 2^61 (H = 768); s = isqrt(Q + eps); t = d floor(2^48 / s)
-    is the normalized value over sqrt(H) (|t| <= 2^48, kept as Q.20); the gain word holds
-    gamma * sqrt(H) in Q.16 and beta is in the output format."""
+    d = H x - sum(x) is exact; Q = sum d^2 <= H^3 2^30; s = isqrt(Q + eps);
+    t = d floor(2^48 / max(s, 2)) is the normalized value over sqrt(H) (|t| <= 2^48, kept as
+    Q.20); the gain word holds gamma * sqrt(H) in Q.16 and beta is in the output format. The
+    divisor's floor of 2 keeps the quotient within 48 bits and a constant row (Q = 0, eps = 0)
+    defined; for H >= 4 it changes nothing (Q is 0, where d = 0, or at least 8)."""
     x = np.asarray(x, dtype=np.int64)
     width = x.shape[-1]
     d = width * x - x.sum(axis=-1, keepdims=True)
     q = (d * d).sum(axis=-1, keepdims=True)
-    inv = (np.int64(1) << LN_INV_SHIFT) // isqrt(q + eps_q)
+    inv = (np.int64(1) << LN_INV_SHIFT) // np.maximum(isqrt(q + eps_q), 2)
     t = round_shift(d * inv, LN_INV_SHIFT - LN_NORM_FRAC)
     y = round_shift(t * gain, LN_NORM_FRAC + LN_GAIN_FRAC - out.frac) + beta
     return sat.clip(y, out, site)
