@@ -21,7 +21,7 @@ from edgebert.analysis.report import ReportError, asic_deadline_ms, project
 from edgebert.core.tasks import get_task
 from edgebert.runtime.boards import get_board
 from edgebert.runtime.multitask import interleave
-from edgebert.runtime.runner import log_header
+from edgebert.runtime.runner import is_sentence, log_header
 
 WORD_BYTES = 4
 RUN_LENGTHS = (1, 8, 64)          # the other interleavings the switches' share is re-projected for
@@ -39,7 +39,7 @@ def read_log(path: Path) -> tuple[dict, list[dict]]:
             records.append(json.loads(line))
         except json.JSONDecodeError:
             continue
-    return head["run"], [r for r in records if "error" not in r]
+    return head["run"], [r for r in records if is_sentence(r)]
 
 
 def load_energy_uj(p: EnergyParams, counters: dict, pj_per_bit: float | None = None) -> dict:

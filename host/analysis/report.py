@@ -36,7 +36,7 @@ from edgebert.core.paths import DEFAULT_MODEL_DIR
 from edgebert.runtime.boards import get_board
 from edgebert.runtime.clocks import Clock
 from edgebert.runtime.policy import MODES, operating_clocks, phase1_clock, phase2_plan, predicted_for, vf_point
-from edgebert.runtime.runner import log_header
+from edgebert.runtime.runner import is_sentence, log_header
 
 # Modes re-projected when no log of theirs is given, and the log whose accuracy they share.
 REPROJECTED = {"lai-slack": "lai", "oracle": "ee", "bound": "ee"}
@@ -60,7 +60,7 @@ def load_run(path: Path) -> tuple[dict, list[dict]]:
             rec = json.loads(line)
         except json.JSONDecodeError:
             continue                                     # a record cut short by a kill
-        if "error" not in rec:
+        if is_sentence(rec):
             records.append(rec)
     return head["run"], records
 

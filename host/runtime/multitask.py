@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from edgebert.runtime.backend import Backend
-from edgebert.runtime.runner import Item, SentenceRunner, append_records, open_log, summarize
+from edgebert.runtime.runner import Item, SentenceRunner, append_records, is_sentence, item_record, open_log, summarize
 
 INTERLEAVE = "{k} sentence(s) of each task in turn, in the header's task order; a task that runs out drops out"
 
@@ -64,7 +64,7 @@ def run_multitask(backend: Backend, tasks: dict, stream: list[tuple[str, Item]],
     done = {r["id"] for r in records}
     runners = {t: SentenceRunner(backend, hw, policy, target_ms) for t, hw in tasks.items()}
     restored = None
-    last = next((r for r in reversed(records) if "error" not in r), None)
+    last = next((r for r in reversed(records) if is_sentence(r)), None)
     if last is not None:                         # resumed: the accelerator as the log left it
         restored = _load(backend, tasks[last["task"]])
         backend.set_clock(_last_clock(last))
@@ -72,8 +72,9 @@ def run_multitask(backend: Backend, tasks: dict, stream: list[tuple[str, Item]],
 
     def record(pair: tuple[str, Item]) -> dict:
         t, item = pair
-        if item.error:
-            return {"task": t, "id": item.id, "text_chars": len(item.text), "error": item.error}
+        early = item_record(item)
+        if early is not None:
+            return {"task": t, **early}
         load = _load(backend, tasks[t])
         rec = {"task": t, **runners[t].run(item)}
         if any(load[k] for k in ("shared_bytes", "embedding_bytes", "task_bytes")):

@@ -45,6 +45,30 @@ class Item:
     encoded: Encoded | None
     label: int | None
     error: str | None = None
+    skipped: str | None = None           # an input line with no sentence on it, and why
+
+
+def skipped_line(line: bytes) -> str | None:
+    """Why an input line holds no sentence (it still gets a log record), or None."""
+    if not line:
+        return "empty line"
+    if not line.strip():
+        return "blank line (white space only)"
+    return None
+
+
+def is_sentence(rec: dict) -> bool:
+    """A log record of a sentence that ran (not an input error, not a skipped line)."""
+    return "error" not in rec and "skipped" not in rec
+
+
+def item_record(item: Item) -> dict | None:
+    """The log record of an item that does not run, or None for one that does."""
+    if item.error:
+        return {"id": item.id, "text_chars": len(item.text), "error": item.error}
+    if item.skipped:
+        return {"id": item.id, "text_chars": len(item.text), "skipped": item.skipped}
+    return None
 
 
 # ---- inputs -------------------------------------------------------------------------------------
@@ -60,11 +84,13 @@ def task_items(task: str, tokenizer: Tokenizer, limit: int | None = None) -> lis
 
 
 def text_items(raw: bytes, tokenizer: Tokenizer, pair: bool, prefix: str = "line") -> list[Item]:
-    """One sentence per line (a tab separates the two sentences of a pair task). Empty lines are
-    skipped; a line that is not UTF-8 or has no tokens becomes a record with an `error`."""
+    """One sentence per line (a tab separates the two sentences of a pair task). Every line gets
+    a record: an empty or blank line one with `skipped` and the reason; a line that is not UTF-8
+    or has no tokens one with an `error`."""
     items = []
     for n, line in enumerate(raw.splitlines(), start=1):
-        if not line.strip():
+        if skipped_line(line):
+            items.append(Item(f"{prefix}-{n}", line.decode("utf-8", "replace"), None, None, skipped=skipped_line(line)))
             continue
         try:
             text = line.decode("utf-8")
@@ -77,10 +103,12 @@ def text_items(raw: bytes, tokenizer: Tokenizer, pair: bool, prefix: str = "line
 
 def token_items(raw: bytes, vocab_size: int, max_len: int) -> list[Item]:
     """Pre-tokenized input (`edgebert tokenize`): one JSON object a line with `id`, `ids`,
-    `token_types` and optionally `label`; a bad line becomes a record with an `error`."""
+    `token_types` and optionally `label`; a bad line becomes a record with an `error`, an empty
+    or blank one a record with `skipped`."""
     items = []
     for n, line in enumerate(raw.splitlines(), start=1):
-        if not line.strip():
+        if skipped_line(line):
+            items.append(Item(f"line-{n}", "", None, None, skipped=skipped_line(line)))
             continue
         try:
             obj = json.loads(line)
@@ -307,9 +335,7 @@ def run(backend: Backend, task, items: list[Item], policy: str, target_ms: float
     todo = [it for it in items if it.id not in done]
 
     def record(item: Item) -> dict:
-        if item.error:
-            return {"id": item.id, "text_chars": len(item.text), "error": item.error}
-        return runner.run(item)
+        return item_record(item) or runner.run(item)
     append_records(out, log, records, todo, record, desc=f"{policy} on {backend.name}", disable=not progress,
                    initial=len(items) - len(todo), total=len(items))
     return summarize(records, header)
@@ -334,7 +360,8 @@ def append_records(out: Path, log, records: list[dict], todo, record, **progress
 
 
 def summarize(records: list[dict], header: dict) -> dict:
-    ok = [r for r in records if "error" not in r]
+    ok = [r for r in records if is_sentence(r)]
+    skipped = [r["skipped"] for r in records if "skipped" in r]
     labelled = [r for r in ok if r.get("label") is not None]
     clocks: dict[str, int] = {}
     for r in ok:
@@ -342,7 +369,9 @@ def summarize(records: list[dict], header: dict) -> dict:
         clocks[key] = clocks.get(key, 0) + 1
     lat = np.array([r["latency_ms"] for r in ok]) if ok else np.zeros(1)
     return {"task": header.get("task"), "policy": header.get("policy"), "backend": header.get("backend"),
-            "board": header.get("board"), "n": len(ok), "errors": len(records) - len(ok),
+            "board": header.get("board"), "n": len(ok), "errors": sum("error" in r for r in records),
+            "skipped": len(skipped), "skipped_reasons": {k: skipped.count(k) for k in sorted(set(skipped))},
+            "lines": len(records),
             "accuracy": float(np.mean([r["correct"] for r in labelled])) if labelled else None,
             "avg_exit_layer": float(np.mean([r["exit_layer"] for r in ok])) if ok else 0.0,
             "target_ms": header.get("target_ms"),

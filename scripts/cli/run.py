@@ -73,8 +73,9 @@ def tokenize(task, input_path, board, out_path):
     lines = [json.dumps({"id": it.id, "ids": it.encoded.ids, "token_types": it.encoded.token_types,
                          "label": it.label}) for it in items if it.encoded]
     Path(out_path).write_text("\n".join(lines) + "\n")
-    skipped = sum(1 for it in items if not it.encoded)
-    click.echo(f"{len(lines)} token records -> {out_path}" + (f" ({skipped} lines skipped: errors)" if skipped else ""))
+    errors, blank = sum(1 for it in items if it.error), sum(1 for it in items if it.skipped)
+    left_out = ([f"{errors} with errors"] if errors else []) + ([f"{blank} empty or blank"] if blank else [])
+    click.echo(f"{len(lines)} token records -> {out_path}" + (f" (lines left out: {', '.join(left_out)})" if left_out else ""))
 
 
 COMMANDS = (run_cmd, tokenize)

@@ -206,9 +206,10 @@ def test_a_log_of_other_settings_is_refused(tmp_path):
 def test_raw_text_input_and_its_bad_lines(tokenizer, tmp_path):
     raw = b"a gorgeous, witty film\n\n   \nbad \xff\xfe bytes\n" + b"long " * 300 + b"\n"
     items = text_items(raw, tokenizer, pair=False)
-    assert [it.id for it in items] == ["line-1", "line-4", "line-5"]   # empty lines skipped
-    assert items[1].error and "not UTF-8" in items[1].error
-    assert items[2].encoded.truncated_from == 302 and len(items[2].encoded.ids) == 128
+    assert [it.id for it in items] == ["line-1", "line-2", "line-3", "line-4", "line-5"]
+    assert (items[1].skipped, items[2].skipped) == ("empty line", "blank line (white space only)")
+    assert items[3].error and "not UTF-8" in items[3].error
+    assert items[4].encoded.truncated_from == 302 and len(items[4].encoded.ids) == 128
     pair = text_items(b"only one sentence\n", tokenizer, pair=True)
     assert "tab" in pair[0].error
     out = tmp_path / "text.jsonl"
@@ -217,6 +218,25 @@ def test_raw_text_input_and_its_bad_lines(tokenizer, tmp_path):
     assert r.exit_code == 0, r.output
     summary = json.loads(r.output.strip().splitlines()[-1])
     assert summary["n"] == 2 and summary["errors"] == 1 and summary["accuracy"] is None
+    assert summary["skipped"] == 2 and summary["lines"] == 5
+
+
+def test_every_input_line_gets_a_record_and_a_count(tmp_path):
+    raw = b"\n  \t \nthe film works\n" + b"word " * 5000 + b"\nbad \xff bytes\nlovely \xf0\x9f\x8e\xac film\n"
+    out = tmp_path / "six.jsonl"
+    r = CliRunner().invoke(main, ["run", "--task", "sst2", "--input", "-", "--policy", "ee", "--out", str(out),
+                                  "--json"], input=raw)
+    assert r.exit_code == 0, r.output
+    records = [json.loads(line) for line in out.read_text().splitlines()[1:]]
+    assert [rec["id"] for rec in records] == [f"line-{n}" for n in range(1, 7)]
+    assert [rec.get("skipped") for rec in records[:2]] == ["empty line", "blank line (white space only)"]
+    assert "not UTF-8" in records[4]["error"] and records[3]["truncated_from"] > 128
+    summary = json.loads(r.output.strip().splitlines()[-1])
+    assert (summary["lines"], summary["n"], summary["errors"], summary["skipped"]) == (6, 3, 1, 2)
+    assert summary["skipped_reasons"] == {"blank line (white space only)": 1, "empty line": 1}
+    again = CliRunner().invoke(main, ["run", "--task", "sst2", "--input", "-", "--policy", "ee", "--out", str(out),
+                                      "--json"], input=raw)                       # resumed: nothing twice
+    assert len(out.read_text().splitlines()) == 7 and json.loads(again.output.strip().splitlines()[-1]) == summary
 
 
 @pytest.mark.parametrize("args,message", [
