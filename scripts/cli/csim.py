@@ -1,5 +1,6 @@
 """The accelerator's C-simulation: csim verify, testbench, fuzz (golden vs C-sim on random and
-adversarial inputs) and crosscheck (the kernels against hls4ml's)."""
+adversarial inputs), crosscheck (the kernels against hls4ml's) and synthcheck (vendor-free
+synthesizability checks)."""
 from __future__ import annotations
 
 import sys
@@ -150,6 +151,25 @@ def csim_crosscheck(seed, n, as_json):
         emit(out, True)
     else:
         click.echo(hls4ml_check.format_table(out))
+
+
+@csim.command("synthcheck")
+@click.option("--board", default=None, help="A board's build (model_export/accel/boards.json); default the default limits.")
+@click.option("--variant", type=click.Choice(["ap", "native"]), default="ap", show_default=True)
+@json_option()
+def csim_synthcheck(board, variant, as_json):
+    """What synthesis needs, checked with g++ alone: ap widths, call graph, buffer sizes."""
+    from edgebert.sim import synthcheck
+    defines = None
+    if board:
+        from edgebert.accel.builds import get_build
+        defines = get_build(board).defines
+    out = {"board": board or "default", **synthcheck.audit(variant, defines),
+           "state_bytes": synthcheck.state_sizes(defines)}
+    ok = out["max_ap_bits"] <= 64 and not (out["recursion"] or out["outside_calls"] or out["unbounded_stack"])
+    emit({**out, "ok": ok}, as_json)
+    if not ok:
+        sys.exit(1)
 
 
 COMMANDS = (csim,)

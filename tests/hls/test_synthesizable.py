@@ -150,3 +150,15 @@ def test_the_top_compiles_standalone_as_documented(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     doc = (REPO_ROOT / "docs" / "hardware.md").read_text()
     assert "g++ -std=c++14 -c -isystem" in doc and "hls/src/edgebert_top.cpp" in doc
+
+
+def test_the_synthcheck_command_reports_the_audit():
+    import json
+
+    from click.testing import CliRunner
+
+    from edgebert.cli import main
+    r = CliRunner().invoke(main, ["csim", "synthcheck", "--board", "pynq-z2", "--json"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.output.strip().splitlines()[-1])
+    assert out["ok"] and out["max_ap_bits"] == 64 and out["state_bytes"]["wbuf"] > 0
