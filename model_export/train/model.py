@@ -23,6 +23,12 @@ PRUNABLE = ("embed_proj.weight", "layer.q.weight", "layer.k.weight", "layer.v.we
             "layer.o.weight", "layer.ffn1.weight", "layer.ffn2.weight")
 
 
+def ramp_poolers(layers: int) -> tuple[str, ...]:
+    """The off-ramp pooler matrices (H x H each): as large as the encoder in all, pruned in stage
+    2 when `ramp_sparsity` is set."""
+    return tuple(f"ramps.{l}.pooler.weight" for l in range(layers))
+
+
 class SharedLayer(nn.Module):
     """Post-LN transformer layer with span-masked attention and a tanh-GELU FFN."""
 

@@ -25,7 +25,7 @@ from edgebert.train import evaluate as ev
 from edgebert.train.augment import Augmenter
 from edgebert.train.embedding import build_table, load_table, low_rank_basis, save_table
 from edgebert.train.export import export_model_dir
-from edgebert.train.model import PRUNABLE, EdgeBert
+from edgebert.train.model import PRUNABLE, EdgeBert, ramp_poolers
 from edgebert.train.package import EMBEDDING_FILE, load_checkpoint, save_checkpoint, save_task
 from edgebert.train.predictor import fit_predictors
 from edgebert.train.pruning import sparsity_report
@@ -346,7 +346,8 @@ class Run:
         temps = cal.get("temperatures")
         if temps:   # folded into the off-ramp classifiers: the export and hardware are unchanged
             calibration.fold_temperatures(model, temps)
-        tensors = {n: t for n, t in model.task_state().items() if n in PRUNABLE}
+        stored_sparse = PRUNABLE + ramp_poolers(model.cfg.layers)
+        tensors = {n: t for n, t in model.task_state().items() if n in stored_sparse}
         teacher_report = json.loads(self.path("reports/teacher.json").read_text())
         extra = {"sparsity": sparsity_report(tensors),
                  "embedding_sparsity": float((model.word_embeddings == 0).float().mean()),

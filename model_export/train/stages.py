@@ -20,8 +20,8 @@ from tqdm import tqdm
 
 from edgebert.core.tokenization import Encoded
 from edgebert.train.batches import bucketed_batches, collate
-from edgebert.train.model import PRUNABLE, EdgeBert
-from edgebert.train.pruning import MagnitudePruner
+from edgebert.train.model import PRUNABLE, EdgeBert, ramp_poolers
+from edgebert.train.pruning import MagnitudePruner, magnitude_mask
 
 
 def distillation_loss(student: torch.Tensor, teacher: torch.Tensor, labels: torch.Tensor | None,
@@ -247,7 +247,10 @@ def stage1(model: EdgeBert, encoded, teacher_logits, labels, hp: dict, validate,
 
 
 def stage2(model: EdgeBert, encoded, teacher_logits, labels, hp: dict, validate) -> dict:
-    """Off-ramps 1..L-1 only; the backbone and the final classifier are frozen."""
+    """Off-ramps 1..L-1 only; the backbone and the final classifier are frozen. With
+    `ramp_sparsity`, every off-ramp pooler is pruned by magnitude too: the trained ones on the
+    cubic schedule over `ramp_prune_start`..`ramp_prune_end` of the stage, the final one (frozen)
+    at once; QAT keeps the zeros."""
     for p in model.parameters():
         p.requires_grad = False
     L = model.cfg.layers
@@ -256,6 +259,15 @@ def stage2(model: EdgeBert, encoded, teacher_logits, labels, hp: dict, validate)
         p.requires_grad = True
     trainer = _Trainer(model, encoded, teacher_logits, labels, hp, params, "stage 2")
     T, a = hp["temperature"], hp["alpha_ce"]
+    sparsity = hp.get("ramp_sparsity", 0.0)
+    pruner = None
+    if sparsity > 0:
+        final = dict(model.named_parameters())[ramp_poolers(L)[-1]]
+        with torch.no_grad():
+            final.mul_(magnitude_mask(final, sparsity))
+        pruner = MagnitudePruner(model, ramp_poolers(L)[:-1], sparsity,
+                                 start_step=int(hp.get("ramp_prune_start", 0.0) * trainer.total),
+                                 end_step=int(hp.get("ramp_prune_end", 0.5) * trainer.total))
 
     def loss_fn(b, t_logits, y):
         with torch.no_grad():
@@ -263,7 +275,11 @@ def stage2(model: EdgeBert, encoded, teacher_logits, labels, hp: dict, validate)
         return sum(distillation_loss(model.ramps[l](hidden[l]), t_logits, y, T, a)
                    for l in range(L - 1)) / (L - 1)
 
-    return trainer.run(loss_fn, None, validate)
+    result = trainer.run(loss_fn, pruner.step if pruner else None, validate)
+    if pruner:
+        pruner.apply()   # the averaged weights too
+        result["ramp_sparsity"] = pruner.sparsity
+    return result
 
 
 def qat(model: EdgeBert, encoded, teacher_logits, labels, hp: dict, validate) -> dict:
@@ -275,7 +291,8 @@ def qat(model: EdgeBert, encoded, teacher_logits, labels, hp: dict, validate) ->
     model.position_embeddings.weight.requires_grad = not hp.get("freeze_position", False)
     trainer = _Trainer(model, encoded, teacher_logits, labels, hp, model.parameters(), "QAT")
     named = dict(model.named_parameters())
-    masks = {n: (named[n] != 0).float() for n in PRUNABLE}
+    # Pruned matrices keep their zeros (a dense pooler has no exact zeros to keep).
+    masks = {n: (named[n] != 0).float() for n in PRUNABLE + ramp_poolers(model.cfg.layers)}
     L = model.cfg.layers
     ramp_w = [hp.get("ramp_weight", 1.0) / (L - 1)] * (L - 1)   # every off-ramp alike
     T, a = hp["temperature"], hp["alpha_ce"]

@@ -83,3 +83,46 @@ def test_pruner_holds_existing_zeros():
 def test_fresh_pruner_starts_dense_even_with_hold_zeros():
     model = EdgeBert(load_model_config("tiny"))
     assert MagnitudePruner(model, PRUNABLE, 0.5, 0, 10, hold_zeros=True).sparsity == 0.0
+
+
+def _ramp_model(seed=0):
+    import numpy as np
+
+    from edgebert.core.config import load_model_config
+    from edgebert.core.tokenization import Tokenizer
+    from edgebert.train.model import EdgeBert
+    torch.manual_seed(seed)
+    cfg = load_model_config("tiny", num_labels=2)
+    model = EdgeBert(cfg)
+    tok = Tokenizer(cfg.max_len)
+    enc = [tok.encode(f"a sentence {i} " + "fine " * (i % 4)) for i in range(24)]
+    z = np.random.default_rng(seed).normal(size=(24, 2)).astype(np.float32)
+    return model, enc, z, np.arange(24) % 2
+
+
+def test_stage2_prunes_every_off_ramp_pooler_and_qat_keeps_the_zeros():
+    from edgebert.train import stages
+    from edgebert.train.model import ramp_poolers
+    model, enc, z, y = _ramp_model()
+    hp = {"seed": 0, "epochs": 1, "steps": 6, "batch_size": 4, "lr": 1e-3, "temperature": 2.0, "alpha_ce": 0.1,
+          "ramp_sparsity": 0.5, "ramp_prune_end": 0.5}
+    frozen = {n: p.detach().clone() for n, p in model.named_parameters() if not n.startswith("ramps.")}
+    result = stages.stage2(model, enc, z, y, hp, None)
+    named = dict(model.named_parameters())
+    for n in ramp_poolers(model.cfg.layers):
+        assert float((named[n] == 0).float().mean()) == pytest.approx(0.5, abs=0.002), n
+    assert result["ramp_sparsity"] == pytest.approx(0.5)
+    assert all(torch.equal(named[n], w) for n, w in frozen.items())       # the backbone is untouched
+    stages.qat(model, enc, z, y, {**hp, "steps": 3}, None)
+    for n in ramp_poolers(model.cfg.layers):
+        assert float((named[n] == 0).float().mean()) >= 0.5 - 0.002, n
+
+
+def test_stage2_without_ramp_sparsity_leaves_the_poolers_dense():
+    from edgebert.train import stages
+    from edgebert.train.model import ramp_poolers
+    model, enc, z, y = _ramp_model(1)
+    hp = {"seed": 0, "epochs": 1, "steps": 3, "batch_size": 4, "lr": 1e-3, "temperature": 2.0, "alpha_ce": 0.1}
+    stages.stage2(model, enc, z, y, hp, None)
+    named = dict(model.named_parameters())
+    assert all(float((named[n] == 0).float().mean()) < 0.01 for n in ramp_poolers(model.cfg.layers))
