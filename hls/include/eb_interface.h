@@ -27,6 +27,9 @@
 #ifndef EB_RAMPS_IN_DDR
 #define EB_RAMPS_IN_DDR 0  // 1: off-ramp weights stay in DDR, fetched per layer (small parts)
 #endif
+#ifndef EB_WEIGHT_DENSITY
+#define EB_WEIGHT_DENSITY 100  // weight-code store: percent of the dense size (bitmask-sparse)
+#endif
 // fixed: the result words are laid out for them
 #define EB_MAX_LAYERS 12    // ALBERT-base's layers; one entropy result word each
 #define EB_MAX_CLASSES 4    // logit result words

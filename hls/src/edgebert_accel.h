@@ -18,20 +18,32 @@ namespace eb {
 
 const int MAX_MATRICES = M_RAMPS + 2 * EB_MAX_LAYERS;
 const int MAX_VECTORS = V_RAMPS + 2 * EB_MAX_LAYERS;
-// Dense code buffer for every weight matrix of one task (EdgeBERT's weight buffer).
-const long RAMP_WORDS = long(EB_MAX_H) * EB_MAX_H + long(EB_MAX_CLASSES) * EB_MAX_H;   // one layer's
-const long WBUF_WORDS = long(EB_MAX_E) * EB_MAX_H + 4L * EB_MAX_H * EB_MAX_H
-                        + 2L * EB_MAX_H * EB_MAX_FFN + long(EB_MAX_LEN) * EB_MAX_E
-                        + long(EB_MAX_TYPES) * EB_MAX_E
-                        + (EB_RAMPS_IN_DDR ? 0L : long(EB_MAX_LAYERS) * RAMP_WORDS);
+// The weight store (EdgeBERT's bitmask-sparse weight buffer, eb_mac.h): the encoder's matrices
+// and, unless they stay in DDR, the off-ramps. Its code capacity is EB_WEIGHT_DENSITY percent of
+// the dense size (a task with more non-zeros is refused); masks and tile starts are per tile.
+const long RAMP_DENSE = long(EB_MAX_H) * EB_MAX_H + long(EB_MAX_CLASSES) * EB_MAX_H;   // one layer's
+const long RAMP_MASKS = long(EB_MAX_H) * lane_tiles(EB_MAX_H) + long(EB_MAX_H) * lane_tiles(EB_MAX_CLASSES);
+const long RAMP_TILES = lane_tiles(EB_MAX_H) + lane_tiles(EB_MAX_CLASSES);
+const long ON_CHIP_RAMPS = EB_RAMPS_IN_DDR ? 0L : long(EB_MAX_LAYERS);
+const long LINEAR_DENSE = long(EB_MAX_E) * EB_MAX_H + 4L * EB_MAX_H * EB_MAX_H + 2L * EB_MAX_H * EB_MAX_FFN
+                          + ON_CHIP_RAMPS * RAMP_DENSE;
+const long WCODE_WORDS = (LINEAR_DENSE * EB_WEIGHT_DENSITY + 99) / 100;
+const long WMASK_WORDS = long(EB_MAX_E) * lane_tiles(EB_MAX_H) + 4L * EB_MAX_H * lane_tiles(EB_MAX_H)
+                         + long(EB_MAX_H) * lane_tiles(EB_MAX_FFN) + long(EB_MAX_FFN) * lane_tiles(EB_MAX_H)
+                         + ON_CHIP_RAMPS * RAMP_MASKS;
+const long WTILE_WORDS = 5L * lane_tiles(EB_MAX_H) + lane_tiles(EB_MAX_FFN) + lane_tiles(EB_MAX_H)
+                         + ON_CHIP_RAMPS * RAMP_TILES;
+const long TBUF_WORDS = long(EB_MAX_LEN) * EB_MAX_E + long(EB_MAX_TYPES) * EB_MAX_E;   // position, type: dense
 const long VBUF_WORDS = 8L * EB_MAX_H + EB_MAX_FFN + EB_MAX_E
                         + long(EB_MAX_LAYERS) * (EB_MAX_H + EB_MAX_CLASSES);
 const long GBUF_WORDS = EB_MAX_E + 2L * EB_MAX_H;
 const int PRED_COLS = EB_MAX_LAYERS - 2;
 
 struct MatrixDesc {
-    long offset;        // into wbuf
-    int rows, cols;     // (out, in) for layer weights: stored transposed, [in][out]
+    long offset;        // position and type tables: into tbuf
+    long mask_at;       // the others: their masks and tile starts in the weight store
+    long tile_at;
+    int rows, cols;     // (out, in)
     int af_bias;
 };
 
@@ -49,10 +61,15 @@ struct State {
     MatrixDesc mat[MAX_MATRICES];
     long vec_off[MAX_VECTORS];
     long gain_off[N_GAINS];
-    code_t wbuf[WBUF_WORDS];
+    code_t wcodes[WCODE_WORDS];
+    lane_mask_t wmask[WMASK_WORDS];
+    uint32_t wtile[WTILE_WORDS];
+    code_t tbuf[TBUF_WORDS];
     // With EB_RAMPS_IN_DDR the off-ramps stay in the task image in DDR and are fetched, one
-    // layer's pooler and classifier at a time, into this staging buffer.
-    code_t rbuf[EB_RAMPS_IN_DDR ? RAMP_WORDS : 1];
+    // layer's pooler and classifier at a time, into this staging store (the same format).
+    code_t rcodes[EB_RAMPS_IN_DDR ? RAMP_DENSE : 1];
+    lane_mask_t rmask[EB_RAMPS_IN_DDR ? RAMP_MASKS : 1];
+    uint32_t rtile[EB_RAMPS_IN_DDR ? RAMP_TILES : 1];
     long ramp_at[2 * EB_MAX_LAYERS];     // word offset of each ramp matrix record in the image
     long ramp_words[2 * EB_MAX_LAYERS];  // and its length in words
     act_t vbuf[VBUF_WORDS];
@@ -94,11 +111,6 @@ struct ProbRows {
     int stride;
     prob_t operator()(int i, int k) const { return base[i * stride + k]; }
 };
-struct CodeCols {                     // B(k, j) = decoded weight of output j, input k
-    const code_t *wt;
-    int cols;
-    int operator()(int k, int j) const { return af_word(int(wt[long(k) * cols + j])); }
-};
 struct ActCols {                      // B(k, j) = base[j * stride + k]  (K^T)
     const act_t *base;
     int stride;
@@ -129,14 +141,22 @@ struct GeluOut {                      // requantize + bias, then GELU on the dra
     }
 };
 
+// The operand fetch of matrix m from the weight store (or the DDR off-ramps' staging store).
+inline SparseCols weights(State &s, int m) {
+    const MatrixDesc &d = s.mat[m];
+    const bool staged = EB_RAMPS_IN_DDR && m >= M_RAMPS;
+    SparseCols b = {staged ? s.rcodes : s.wcodes, &(staged ? s.rmask : s.wmask)[d.mask_at],
+                    &(staged ? s.rtile : s.wtile)[d.tile_at], d.cols, 0};
+    return b;
+}
+
 // ---- operators -------------------------------------------------------------------------------
 // y = x W^T + b for rows of x (x_frac fraction bits), into out_frac.
 inline void linear(State &s, const act_t *x, int x_stride, int rows, int x_frac, int m, int vec,
                    int out_frac, act_t *y, int y_stride, const act_t *residual, Counter kind) {
     const MatrixDesc &d = s.mat[m];
     ActRows a = {x, x_stride};
-    const code_t *codes = (EB_RAMPS_IN_DDR && m >= M_RAMPS) ? s.rbuf : s.wbuf;
-    CodeCols b = {&codes[d.offset], d.rows};
+    SparseCols b = weights(s, m);
     LinearOut out = {y, y_stride, x_frac + AF_FIXED_SHIFT - d.af_bias - out_frac,
                      &s.vbuf[s.vec_off[vec]], residual, &s.sat};
     mac_array<mac_config>(rows, d.rows, d.cols, a, b, out, s.cnt, kind);
@@ -164,8 +184,8 @@ inline void embed(State &s, const bus_t *embedding, const bus_t *tokens) {
             }
             // At the scale 2^(EB_AF_BIAS_MIN - 14) every term is an integer below 2^(12 + 31).
             wide_t total = shl(word, af_bias - EB_AF_BIAS_MIN);
-            total += shl(wide_t(af_word(int(s.wbuf[pos.offset + long(t) * pos.cols + c]))), pos.af_bias - EB_AF_BIAS_MIN);
-            total += shl(wide_t(af_word(int(s.wbuf[typ.offset + long(type) * typ.cols + c]))),
+            total += shl(wide_t(af_word(int(s.tbuf[pos.offset + long(t) * pos.cols + c]))), pos.af_bias - EB_AF_BIAS_MIN);
+            total += shl(wide_t(af_word(int(s.tbuf[typ.offset + long(type) * typ.cols + c]))),
                          typ.af_bias - EB_AF_BIAS_MIN);
             s.emb[t][c] = act_t(s.sat.clip16(round_shift(total, AF_FIXED_SHIFT - EB_AF_BIAS_MIN - s.frac[F_EMB])));
         }
@@ -214,7 +234,7 @@ inline void encoder_layer(State &s) {
                       s.eps_hid, s.x[i], s.sat, s.cnt);
     const MatrixDesc &w1 = s.mat[M_FFN1];
     ActRows a1 = {&s.x[0][0], EB_MAX_H};
-    CodeCols b1 = {&s.wbuf[w1.offset], w1.rows};
+    SparseCols b1 = weights(s, M_FFN1);
     GeluOut g = {&s.ffn_buf[0][0], EB_MAX_FFN, fh + AF_FIXED_SHIFT - w1.af_bias - ff, ff,
                  &s.vbuf[s.vec_off[V_FFN1]], s.gelu, &s.sat};
     mac_array<mac_config>(n, w1.rows, w1.cols, a1, b1, g, s.cnt, C_LINEAR);
@@ -225,17 +245,31 @@ inline void encoder_layer(State &s) {
                       s.eps_hid, s.x[i], s.sat, s.cnt);
 }
 
-inline int decode_record(const bus_t *img, long pos, long words, code_t *dst, int rows, int cols,
-                         bool transpose, int keep_rows, long &end);
+// A weight store being filled: its arrays, capacities and fill levels.
+struct Store {
+    code_t *codes;
+    lane_mask_t *masks;
+    uint32_t *tiles;
+    long code_cap, mask_cap, tile_cap;
+    long code_n, mask_n, tile_n;
+};
 
-// Off-ramp l's pooler and classifier from the task image in DDR into the staging buffer.
+inline Store staging_store(State &s) {
+    Store st = {s.rcodes, s.rmask, s.rtile, EB_RAMPS_IN_DDR ? RAMP_DENSE : 1, EB_RAMPS_IN_DDR ? RAMP_MASKS : 1,
+                EB_RAMPS_IN_DDR ? RAMP_TILES : 1, 0, 0, 0};
+    return st;
+}
+
+inline int pack_record(const bus_t *img, long pos, long words, int rows, int cols, Store &st, long &end);
+
+// Off-ramp l's pooler and classifier from the task image in DDR into the staging store.
 inline void fetch_ramp(State &s, const bus_t *image, int l) {
+    Store st = staging_store(s);
     for (int k = 0; k < 2; k++) {
         const int m = M_RAMPS + 2 * l + k;
         const MatrixDesc &d = s.mat[m];
         long end = 0;
-        decode_record(image, s.ramp_at[2 * l + k], s.image_words, &s.rbuf[d.offset], d.rows, d.cols, true,
-                      d.rows, end);
+        pack_record(image, s.ramp_at[2 * l + k], s.image_words, d.rows, d.cols, st, end);
         const long words = s.ramp_words[2 * l + k];
         s.cnt.cycles(C_OFFRAMP, AXI_LATENCY + words);
         s.cnt.v[C_OFFCHIP_WORDS] += words;
@@ -282,59 +316,116 @@ inline int load_shared(State &s, const bus_t *img, long words) {
     return ST_OK;
 }
 
-// One matrix record at `pos` (header, bitmask, codes) written dense into dst (transposed for
-// layer weights), keeping its first `keep_rows` rows; `end` is the word after the record.
-inline int decode_record(const bus_t *img, long pos, long words, code_t *dst, int rows, int cols, bool transpose,
-                         int keep_rows, long &end) {
+// The header of the matrix record at `pos` checked against (rows, cols); the image positions of
+// its bitmask and codes, its non-zero count, and `end`, the word after the record.
+inline int record_layout(const bus_t *img, long pos, long words, int rows, int cols, long &mask_pos,
+                         long &codes_pos, long &nnz, long &end) {
     if (pos + 4 > words) return ST_BAD_IMAGE;
     const int r_rows = int(u32(img[pos])), r_cols = int(u32(img[pos + 1])), bias = int(int32_t(u32(img[pos + 2])));
-    const long nnz = long(u32(img[pos + 3]));
+    nnz = long(u32(img[pos + 3]));
     if (r_rows != rows || r_cols != cols || bias < EB_AF_BIAS_MIN || bias > EB_AF_BIAS_MAX) return ST_BAD_IMAGE;
     const long size = long(rows) * cols;
-    const long mask_pos = pos + 4, codes_pos = mask_pos + (size + 31) / 32;
+    mask_pos = pos + 4;
+    codes_pos = mask_pos + (size + 31) / 32;
     end = codes_pos + (nnz + 3) / 4;
-    if (nnz > size || end > words) return ST_BAD_IMAGE;
+    return nnz > size || end > words ? int(ST_BAD_IMAGE) : int(ST_OK);
+}
+
+inline bool mask_bit(const bus_t *img, long mask_pos, long e) { return (u32(img[mask_pos + e / 32]) >> (e % 32)) & 1; }
+inline code_t image_code(const bus_t *img, long codes_pos, long i) {
+    return code_t((u32(img[codes_pos + i / 4]) >> (8 * (i % 4))) & 0xFF);
+}
+
+// A position or type table (first `keep_rows` rows) dense into dst.
+inline int decode_record(const bus_t *img, long pos, long words, code_t *dst, int rows, int cols, int keep_rows,
+                         long &end) {
+    long mask_pos, codes_pos, nnz;
+    const int st = record_layout(img, pos, words, rows, cols, mask_pos, codes_pos, nnz, end);
+    if (st != ST_OK) return st;
     long ci = 0;
     for (int i = 0; i < rows; i++)
         for (int j = 0; j < cols; j++) {
-            const long e = long(i) * cols + j;
             code_t c = 0;
-            if ((u32(img[mask_pos + e / 32]) >> (e % 32)) & 1) {
+            if (mask_bit(img, mask_pos, long(i) * cols + j)) {
                 if (ci >= nnz) return ST_BAD_IMAGE;
-                c = code_t((u32(img[codes_pos + ci / 4]) >> (8 * (ci % 4))) & 0xFF);
+                c = image_code(img, codes_pos, ci++);
                 if ((int(c) & 0x7F) == 0) return ST_BAD_IMAGE;          // zero among the non-zeros
-                ci++;
             }
-            if (i < keep_rows) dst[transpose ? long(j) * keep_rows + i : long(i) * cols + j] = c;
+            if (i < keep_rows) dst[long(i) * cols + j] = c;
         }
     return ci == nnz ? int(ST_OK) : int(ST_BAD_IMAGE);
 }
 
-// One matrix of the task image into the weight buffer (or, for a DDR-resident off-ramp, only
-// checked and located).
-inline int load_matrix(State &s, Reader &r, int m, long &wpos, int rows, int cols, bool transpose,
-                       int keep_rows) {
+// A weight matrix (rows = outputs, cols = inputs) into the store's bitmask-sparse tiles. The
+// image lists the non-zeros row by row; a tile takes N rows side by side, so each of its lanes
+// keeps a read position in its own row.
+inline int pack_record(const bus_t *img, long pos, long words, int rows, int cols, Store &st, long &end) {
+    long mask_pos, codes_pos, nnz;
+    int status = record_layout(img, pos, words, rows, cols, mask_pos, codes_pos, nnz, end);
+    if (status != ST_OK) return status;
+    const long tiles = lane_tiles(rows);
+    if (st.tile_n + tiles > st.tile_cap || st.mask_n + tiles * cols > st.mask_cap) return ST_IMAGE_TOO_LARGE;
+    long rank = 0;                    // the image position of the tile's first code
+    for (long t = 0; t < tiles; t++) {
+        long next[N];                 // each lane's read position in the image's codes
+        long at = rank;
+        for (int j = 0; j < N; j++) {
+            next[j] = at;
+            const long i = t * N + j;
+            if (i < rows)
+                for (int k = 0; k < cols; k++) at += mask_bit(img, mask_pos, i * cols + k);
+        }
+        if (at > nnz) return ST_BAD_IMAGE;
+        st.tiles[st.tile_n++] = uint32_t(st.code_n);
+        for (int k = 0; k < cols; k++) {
+            lane_mask_t m = 0;
+            for (int j = 0; j < N; j++) {
+                const long i = t * N + j;
+                if (i >= rows || !mask_bit(img, mask_pos, i * cols + k)) continue;
+                const code_t c = image_code(img, codes_pos, next[j]++);
+                if ((int(c) & 0x7F) == 0) return ST_BAD_IMAGE;          // zero among the non-zeros
+                if (st.code_n >= st.code_cap) return ST_IMAGE_TOO_LARGE;
+                st.codes[st.code_n++] = c;
+                m |= lane_mask_t(lane_mask_t(1) << j);
+            }
+            st.masks[st.mask_n++] = m;
+        }
+        rank = at;
+    }
+    return rank == nnz ? int(ST_OK) : int(ST_BAD_IMAGE);
+}
+
+// One matrix of the task image: a position or type table dense into tbuf, any other into the
+// weight store (a DDR-resident off-ramp only checked and located; fetch_ramp packs it per layer).
+inline int load_matrix(State &s, Reader &r, int m, Store &w, long &tpos, int rows, int cols, int keep_rows) {
     MatrixDesc &d = s.mat[m];
     const bool in_ddr = EB_RAMPS_IN_DDR && m >= M_RAMPS;
-    const long size = long(keep_rows) * cols;
-    if (!in_ddr && wpos + size > WBUF_WORDS) return ST_IMAGE_TOO_LARGE;
-    long end = 0;
-    code_t *dst = in_ddr ? s.rbuf : &s.wbuf[wpos];
     const long at = r.pos;
-    const int st = decode_record(r.img, r.pos, r.words, dst, rows, cols, transpose, keep_rows, end);
-    if (st != ST_OK) return st;
+    long end = 0;
+    int st = ST_OK;
     d.rows = keep_rows;
     d.cols = cols;
-    d.af_bias = int(int32_t(u32(r.img[at + 2])));
-    if (in_ddr) {
+    if (m == M_POSITION || m == M_TYPE) {
+        if (tpos + long(keep_rows) * cols > TBUF_WORDS) return ST_IMAGE_TOO_LARGE;
+        st = decode_record(r.img, r.pos, r.words, &s.tbuf[tpos], rows, cols, keep_rows, end);
+        d.offset = tpos;
+        tpos += long(keep_rows) * cols;
+    } else if (in_ddr) {
+        Store check = staging_store(s);
+        st = pack_record(r.img, r.pos, r.words, rows, cols, check, end);
         const int k = m - M_RAMPS;
         s.ramp_at[k] = at;
         s.ramp_words[k] = end - at;
-        d.offset = (k % 2) ? long(EB_MAX_H) * EB_MAX_H : 0;      // pooler, then classifier
+        // fetch_ramp packs the pooler, then the classifier, from the start of the staging store.
+        d.mask_at = (k % 2) ? long(s.H) * lane_tiles(s.H) : 0;
+        d.tile_at = (k % 2) ? lane_tiles(s.H) : 0;
     } else {
-        d.offset = wpos;
-        wpos += size;
+        d.mask_at = w.mask_n;
+        d.tile_at = w.tile_n;
+        st = pack_record(r.img, r.pos, r.words, rows, cols, w, end);
     }
+    if (st != ST_OK) return st;
+    d.af_bias = int(int32_t(u32(r.img[at + 2])));
     r.pos = end;
     return ST_OK;
 }
@@ -382,17 +473,17 @@ inline int load_task(State &s, const bus_t *img, long words) {
         return ST_BAD_IMAGE;
 
     Reader r = {img, TASK_HEADER_WORDS, words, true};
-    long wpos = 0;
+    Store w = {s.wcodes, s.wmask, s.wtile, WCODE_WORDS, WMASK_WORDS, WTILE_WORDS, 0, 0, 0};
+    long tpos = 0;
     const int H = s.H, E = s.E, F = s.ffn, C = s.classes;
     const int shapes[M_RAMPS][2] = {{H, E}, {H, H}, {H, H}, {H, H}, {H, H}, {F, H}, {H, F},
                                     {s.task_max_len, E}, {s.types, E}};
     int st = ST_OK;
     for (int m = 0; m < M_RAMPS && st == ST_OK; m++)
-        st = load_matrix(s, r, m, wpos, shapes[m][0], shapes[m][1], m < M_POSITION,
-                         m == M_POSITION ? s.max_len : shapes[m][0]);
+        st = load_matrix(s, r, m, w, tpos, shapes[m][0], shapes[m][1], m == M_POSITION ? s.max_len : shapes[m][0]);
     for (int l = 0; l < s.layers && st == ST_OK; l++) {
-        st = load_matrix(s, r, M_RAMPS + 2 * l, wpos, H, H, true, H);
-        if (st == ST_OK) st = load_matrix(s, r, M_RAMPS + 2 * l + 1, wpos, C, H, true, C);
+        st = load_matrix(s, r, M_RAMPS + 2 * l, w, tpos, H, H, H);
+        if (st == ST_OK) st = load_matrix(s, r, M_RAMPS + 2 * l + 1, w, tpos, C, H, C);
     }
     long vpos = 0;
     const long vlens[V_RAMPS] = {H, H, H, H, H, F, H, E, H, H};

@@ -49,7 +49,7 @@ set eb_boards {
         n                 16
         clock_ns          5
         pll_mhz           1500
-        limits            {EB_MAX_LEN 128 EB_MAX_E 128 EB_MAX_H 256 EB_MAX_FFN 1024 EB_MAX_HEADS 4 EB_RAMPS_IN_DDR 0}
+        limits            {EB_MAX_LEN 128 EB_MAX_E 128 EB_MAX_H 256 EB_MAX_FFN 1024 EB_MAX_HEADS 4 EB_RAMPS_IN_DDR 0 EB_WEIGHT_DENSITY 80}
         m_axi_addr64      true
         m_axi_latency     64
         wbuf_storage      uram
@@ -62,7 +62,7 @@ set eb_boards {
         n                 16
         clock_ns          5
         pll_mhz           1500
-        limits            {EB_MAX_LEN 64 EB_MAX_E 128 EB_MAX_H 256 EB_MAX_FFN 1024 EB_MAX_HEADS 4 EB_RAMPS_IN_DDR 0}
+        limits            {EB_MAX_LEN 64 EB_MAX_E 128 EB_MAX_H 256 EB_MAX_FFN 1024 EB_MAX_HEADS 4 EB_RAMPS_IN_DDR 0 EB_WEIGHT_DENSITY 80}
         m_axi_addr64      true
         m_axi_latency     64
         wbuf_storage      uram
@@ -76,7 +76,7 @@ set eb_boards {
         n                 8
         clock_ns          10
         pll_mhz           1000
-        limits            {EB_MAX_LEN 64 EB_MAX_E 128 EB_MAX_H 128 EB_MAX_FFN 512 EB_MAX_HEADS 4 EB_RAMPS_IN_DDR 1}
+        limits            {EB_MAX_LEN 64 EB_MAX_E 128 EB_MAX_H 128 EB_MAX_FFN 512 EB_MAX_HEADS 4 EB_RAMPS_IN_DDR 1 EB_WEIGHT_DENSITY 80}
         m_axi_addr64      false
         m_axi_latency     32
         wbuf_storage      bram
@@ -87,7 +87,7 @@ set eb_boards {
 }
 
 # The order in which the limit macros are passed to the compiler.
-set eb_limit_macros {EB_MAX_LEN EB_MAX_E EB_MAX_H EB_MAX_FFN EB_MAX_HEADS EB_RAMPS_IN_DDR}
+set eb_limit_macros {EB_MAX_LEN EB_MAX_E EB_MAX_H EB_MAX_FFN EB_MAX_HEADS EB_RAMPS_IN_DDR EB_WEIGHT_DENSITY}
 
 proc eb_board_names {} {
     return [dict keys $::eb_boards]

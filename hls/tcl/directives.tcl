@@ -41,7 +41,7 @@ if {[dict get $cfg m_axi_addr64]} {
 # ---- on-chip state (opt-in: state_directives=1) ----------------------------------------------
 # The buffers are members of `static eb::State accel_state` (edgebert_top.cpp), a file-scope
 # struct that Vitis HLS disaggregates into one array per member. Naming such a member in a Tcl
-# directive (`accel_state.wbuf`, location = the top function) follows the member syntax that
+# directive (`accel_state.wcodes`, location = the top function) follows the member syntax that
 # UG1399 documents for INTERFACE and DISAGGREGATE, but it is not documented for ARRAY_PARTITION,
 # ARRAY_RESHAPE or BIND_STORAGE, so these directives are not applied by default. Enable them with
 # `state_directives=1` and check the csynth log for the "Partitioning array" / "Reshaping array"
@@ -49,14 +49,14 @@ if {[dict get $cfg m_axi_addr64]} {
 # belong in the source as pragmas next to the buffers.
 #
 # What they do, for an n x n array (n = EB_N):
-#   wbuf: the n column lanes read n consecutive weight codes per cycle (layer weights are stored
-#     transposed, [in][out]). ARRAY_RESHAPE cyclic factor n packs those n codes into one 8n-bit
-#     word. Reshape rather than partition: n separate 8-bit banks would fill UltraRAM (72 bits
-#     wide) to one ninth and need about 400 block RAMs for the edge limits; the packed words fill
-#     about 50 UltraRAMs (zcu104: 96, kv260: 64). A single wide read per cycle needs the row start
-#     (matrix offset + k * cols + j0) to be a multiple of n, which the loader's dense layout gives
-#     for dimensions that are multiples of n, but which the tool cannot prove from the source;
-#     until the fetch reads whole aligned words, expect the k loop to miss II=1.
+#   wcodes, tbuf: the weight store's packed codes (bitmask-sparse, docs/hardware.md) and the
+#     dense position and type tables. The fetch reads up to n codes per cycle, so ARRAY_RESHAPE
+#     cyclic factor n packs n codes into one 8n-bit word. Reshape rather than partition: n
+#     separate 8-bit banks would fill UltraRAM (72 bits wide) to one ninth; the packed words fill
+#     about 42 UltraRAMs for the edge limits (zcu104: 96, kv260: 64). A tile's codes start at any
+#     code, so the fetch reads two consecutive words (or keeps the rest of the last one); until
+#     it does, expect the k loop to miss II=1.
+#   wmask: one n-bit lane mask per cycle, read in order: reshaped 64 / n to a 64-bit word.
 #   x, q, k, ctx, ffn_buf, emb, probs: the n row lanes read rows i0 .. i0+n-1 of one column per
 #     cycle (operand A, and K^T for Q K^T), so partition cyclic n on dimension 1 (rows).
 #   v: read as operand B of P V, n consecutive columns of one row, so partition on dimension 2.
@@ -68,8 +68,12 @@ if {[dict get $cfg m_axi_addr64]} {
 #   columns would not).
 if {$state_directives} {
     set state accel_state
-    set_directive_array_reshape -type cyclic -factor $n -dim 1 $top $state.wbuf
-    set_directive_bind_storage -type ram_2p -impl [dict get $cfg wbuf_storage] $top $state.wbuf
+    foreach buf {wcodes tbuf} {
+        set_directive_array_reshape -type cyclic -factor $n -dim 1 $top $state.$buf
+        set_directive_bind_storage -type ram_2p -impl [dict get $cfg wbuf_storage] $top $state.$buf
+    }
+    set_directive_array_reshape -type cyclic -factor [expr {64 / $n}] -dim 1 $top $state.wmask
+    set_directive_bind_storage -type ram_2p -impl [dict get $cfg wbuf_storage] $top $state.wmask
 
     foreach buf {x q k ctx ffn_buf emb probs} {
         set_directive_array_partition -type cyclic -factor $n -dim 1 $top $state.$buf

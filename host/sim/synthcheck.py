@@ -27,7 +27,8 @@ TOP = HLS_DIR / "src" / "edgebert_top.cpp"
 AP_TYPE = re.compile(r"\bap_(u?int|int_base|u?fixed|fixed_base)<(\d+)")
 AP_MEMBER = re.compile(r"ap_(u?int|int_base|private|u?fixed|fixed_base)")   # mangled or not
 # The State's members behind each buffer of the resource estimate (resources.buffers).
-STATE_MEMBERS = {"wbuf": ["wbuf"], "rbuf": ["rbuf"], "x": ["x"], "q": ["q"], "k": ["k"], "v": ["v"],
+STATE_MEMBERS = {"wcodes": ["wcodes"], "wmask": ["wmask"], "wtile": ["wtile"], "tbuf": ["tbuf"],
+                 "rcodes": ["rcodes"], "rmask": ["rmask"], "rtile": ["rtile"], "x": ["x"], "q": ["q"], "k": ["k"], "v": ["v"],
                  "ctx": ["ctx"], "tmp": ["tmp"], "ffn_buf": ["ffn_buf"], "emb": ["emb"], "scores": ["scores"],
                  "probs": ["probs"], "span": ["span"], "predictor": ["predictor"], "binned": ["bins"],
                  "tables": ["exp2", "gelu", "tanh", "ln1p"], "vbuf": ["vbuf"], "gbuf": ["gbuf"]}

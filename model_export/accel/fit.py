@@ -24,5 +24,5 @@ def board_fit(model: ModelConfig, build: Build) -> tuple[dict, list[dict]]:
            **{k: est[k] for k in ("dsp", "bram36", "uram", "lut")},
            "capacity": est["capacity"], "utilization": {k: round(v, 3) for k, v in est["utilization"].items()},
            "fits": est["fits"] and fits_model,
-           **{k: est[k] for k in ("buffers", "multipliers", "dividers")}}
+           **{k: est[k] for k in ("buffers", "multipliers", "dividers", "weight_store")}}
     return out, est["buffers"]

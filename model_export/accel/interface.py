@@ -57,6 +57,7 @@ BUILD_LIMITS = (
     Constant("EB_MAX_FFN", 3072, "feed-forward width"),
     Constant("EB_MAX_HEADS", 12, "attention heads"),
     Constant("EB_RAMPS_IN_DDR", 0, "1: off-ramp weights stay in DDR, fetched per layer (small parts)"),
+    Constant("EB_WEIGHT_DENSITY", 100, "weight-code store: percent of the dense size (bitmask-sparse)"),
 )
 # Fixed in every build: the result words are laid out for them.
 FIXED_LIMITS = (

@@ -25,6 +25,9 @@ from edgebert.accel.units import divider_luts, dividers, dsp_per_multiplier, isq
 BRAM18 = ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36))
 URAM = (4096, 72)
 TABLE_WORDS = 257 + 513 + 513 + 257          # exp2, GELU, tanh, ln(1+f)
+# Lane masks are read one per cycle in k order: 64-bit memory words hold 64 / n of them
+# (array_reshape of the mask array), so they fill URAM's 72-bit rows instead of one row each.
+MASK_WORD = 64
 # LUT assumptions: AXI masters, AXI-Lite and control outside the lanes; per MAC lane (operand
 # muxing, accumulator control); per SFU lane; per memory bank. Dividers: units.py.
 LUT_FIXED, LUT_PER_MAC, LUT_PER_SFU_LANE, LUT_PER_BANK = 15000, 40, 1200, 50
@@ -42,18 +45,64 @@ def uram_blocks(depth: int, width: int) -> int:
     return math.ceil(width / URAM[1]) * math.ceil(depth / URAM[0])
 
 
+def _tiles(outputs: int, n: int) -> int:
+    return math.ceil(outputs / n)
+
+
+def ramp_store(n: int, lim: dict) -> dict:
+    """One layer's off-ramp (pooler H x H, classifier MAX_CLASSES x H) in the bitmask-sparse
+    format, dense worst case: codes, n-bit lane masks, tile starts."""
+    H = lim["EB_MAX_H"]
+    return {"codes": H * H + MAX_CLASSES * H, "masks": H * _tiles(H, n) + H * _tiles(MAX_CLASSES, n),
+            "tiles": _tiles(H, n) + _tiles(MAX_CLASSES, n)}
+
+
+def weight_store(n: int, lim: dict) -> dict:
+    """The weight store of a build (hls/src/edgebert_accel.h): code capacity EB_WEIGHT_DENSITY
+    percent of the dense codes, a lane mask per (tile of n outputs, input) and a start per tile;
+    the position and type tables dense. `dense` is what the same matrices take stored dense."""
+    L, E, H, F = lim["EB_MAX_LEN"], lim["EB_MAX_E"], lim["EB_MAX_H"], lim["EB_MAX_FFN"]
+    on_chip = 0 if lim.get("EB_RAMPS_IN_DDR", 0) else MAX_LAYERS
+    r = ramp_store(n, lim)
+    dense = E * H + 4 * H * H + 2 * H * F + on_chip * r["codes"]
+    density = int(lim.get("EB_WEIGHT_DENSITY", 100))
+    return {"codes": -(-dense * density // 100), "dense": dense,
+            "masks": E * _tiles(H, n) + 4 * H * _tiles(H, n) + H * _tiles(F, n) + F * _tiles(H, n) + on_chip * r["masks"],
+            "tiles": 6 * _tiles(H, n) + _tiles(F, n) + on_chip * r["tiles"], "tables": L * E + MAX_TYPES * E}
+
+
+def task_weight_bytes(task, n: int) -> dict:
+    """One task's weights on chip in the bitmask-sparse store (non-zero codes, n-bit lane
+    masks, tile starts; position and type tables dense) against the same matrices dense, for
+    off-ramps on chip. `task` is an artifact HwTask."""
+    sparse = dense = 0
+    for name, t in task.matrices.items():
+        rows, cols = t.codes.shape
+        dense += rows * cols
+        if name in ("position", "token_type"):
+            sparse += rows * cols
+        else:
+            sparse += int((t.codes != 0).sum()) + cols * _tiles(rows, n) * n // 8 + 4 * _tiles(rows, n)
+    return {"bytes_on_chip": sparse, "bytes_dense": dense, "ratio": sparse / dense}
+
+
 def buffers(n: int, lim: dict) -> list[tuple[str, int, int, int, str, int]]:
     """(name, banks, depth per bank, width in bits, kind, contents in bytes) of every on-chip
     buffer; banks x depth x width covers the contents, padded to whole rows of banks."""
     L, E, H, F, heads = lim["EB_MAX_LEN"], lim["EB_MAX_E"], lim["EB_MAX_H"], lim["EB_MAX_FFN"], lim["EB_MAX_HEADS"]
     ramps_ddr = bool(lim.get("EB_RAMPS_IN_DDR", 0))
-    ramp = H * H + MAX_CLASSES * H
-    wbuf = E * H + 4 * H * H + 2 * H * F + L * E + MAX_TYPES * E + (0 if ramps_ddr else MAX_LAYERS * ramp)
+    w = weight_store(n, lim)
     vbuf = 8 * H + F + E + MAX_LAYERS * (H + MAX_CLASSES)
     rows = lambda cols: math.ceil(L / n) * cols          # bank depth, partitioned by rows
-    out = [("wbuf", 1, math.ceil(wbuf / n), 8 * n, "weights", wbuf)]
+    out = [("wcodes", 1, math.ceil(w["codes"] / n), 8 * n, "weights", w["codes"]),
+           ("wmask", 1, math.ceil(w["masks"] * n / MASK_WORD), MASK_WORD, "weights", w["masks"] * n // 8),
+           ("wtile", 1, w["tiles"], 32, "small", 4 * w["tiles"]),
+           ("tbuf", 1, math.ceil(w["tables"] / n), 8 * n, "weights", w["tables"])]
     if ramps_ddr:
-        out.append(("rbuf", 1, math.ceil(ramp / n), 8 * n, "weights", ramp))
+        r = ramp_store(n, lim)
+        out += [("rcodes", 1, math.ceil(r["codes"] / n), 8 * n, "weights", r["codes"]),
+                ("rmask", 1, math.ceil(r["masks"] * n / MASK_WORD), MASK_WORD, "weights", r["masks"] * n // 8),
+                ("rtile", 1, r["tiles"], 32, "small", 4 * r["tiles"])]
     out += [(b, n, rows(H), 16, "act", 2 * L * H) for b in ("x", "q", "k", "ctx")]
     out += [("ffn_buf", n, rows(F), 16, "act", 2 * L * F), ("emb", n, rows(E), 16, "act", 2 * L * E),
             ("probs", n, rows(L), 16, "act", 2 * L * L)]
@@ -97,4 +146,4 @@ def estimate(n: int, limits: dict, part: str, weight_memory: str = "bram") -> di
     return {**need, "capacity": cap, "utilization": {k: (need[k] / cap[k] if cap[k] else (0.0 if not need[k] else math.inf))
                                                       for k in need},
             "fits": all(need[k] <= cap[k] for k in need), "buffers": detail, "multipliers": mults,
-            "dividers": divs}
+            "dividers": divs, "weight_store": weight_store(n, limits)}

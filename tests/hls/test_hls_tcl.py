@@ -156,21 +156,25 @@ def test_state_directives_name_the_buffers_with_the_array_size(tmp_path):
     assert run.returncode == 0, run.stderr
     zcu, pynq_z2 = board_facts()["zcu104"], board_facts()["pynq-z2"]
     n = str(zcu["n"])
-    reshape = run.one("set_directive_array_reshape")
-    assert reshape == ["-type", "cyclic", "-factor", n, "-dim", "1", "edgebert_top", "accel_state.wbuf"]
+    reshape = {c[-1]: c for c in run.named("set_directive_array_reshape")}
+    for buf in ("wcodes", "tbuf"):
+        assert reshape[f"accel_state.{buf}"] == ["-type", "cyclic", "-factor", n, "-dim", "1", "edgebert_top",
+                                                 f"accel_state.{buf}"]
+    assert option(reshape["accel_state.wmask"], "-factor") == str(64 // int(n))     # 64-bit mask words
     parts = {c[-1]: c for c in run.named("set_directive_array_partition")}
     assert option(parts["accel_state.x"], "-dim") == "1" and option(parts["accel_state.v"], "-dim") == "2"
     assert all(option(c, "-factor") == n and option(c, "-type") == "cyclic" for c in parts.values())
     storage = {c[-1]: c for c in run.named("set_directive_bind_storage")}
-    assert option(storage["accel_state.wbuf"], "-impl") == zcu["build"]["wbuf_storage"]
+    assert all(option(storage[f"accel_state.{b}"], "-impl") == zcu["build"]["wbuf_storage"] for b in ("wcodes", "wmask", "tbuf"))
     assert option(storage["accel_state.ffn_buf"], "-impl") == zcu["build"]["act_storage"]
     order = run.order()
     assert order.index("set_part") < order.index("set_directive_array_reshape") < order.index("csynth_design")
 
     pynq = dry_run("pynq-z2", "csynth", "state_directives=1", f"build_dir={tmp_path}")
-    assert option(pynq.one("set_directive_array_reshape"), "-factor") == str(pynq_z2["n"])
-    wbuf = {c[-1]: c for c in pynq.named("set_directive_bind_storage")}["accel_state.wbuf"]
-    assert option(wbuf, "-impl") == pynq_z2["build"]["wbuf_storage"]
+    pynq_reshape = {c[-1]: c for c in pynq.named("set_directive_array_reshape")}
+    assert option(pynq_reshape["accel_state.wcodes"], "-factor") == str(pynq_z2["n"])
+    codes = {c[-1]: c for c in pynq.named("set_directive_bind_storage")}["accel_state.wcodes"]
+    assert option(codes, "-impl") == pynq_z2["build"]["wbuf_storage"]
 
 
 def test_cosim_or_export_alone_reuse_the_synthesized_solution(vectors, tmp_path):

@@ -103,7 +103,7 @@ def test_each_buffer_is_the_size_the_estimate_states(board):
         assert sizes[name] == row["bytes"], (name, sizes[name], row["bytes"])
         assert row["banks"] * row["depth"] * row["width"] >= 8 * row["bytes"]      # the banks hold it
     unlisted = {k: v for k, v in sizes.items() if k not in listed and k != "State"}
-    assert all(v <= 1 for v in unlisted.values()), unlisted      # rbuf of an on-chip build: 1 byte
+    assert all(v <= 4 for v in unlisted.values()), unlisted      # the staging store of an on-chip build: one word each
     # The rest of the State is descriptors and scalars.
     assert 0 <= sizes["State"] - sum(v for k, v in sizes.items() if k != "State") < 16 * 1024
 
@@ -161,4 +161,4 @@ def test_the_synthcheck_command_reports_the_audit():
     r = CliRunner().invoke(main, ["csim", "synthcheck", "--board", "pynq-z2", "--json"])
     assert r.exit_code == 0, r.output
     out = json.loads(r.output.strip().splitlines()[-1])
-    assert out["ok"] and out["max_ap_bits"] == 64 and out["state_bytes"]["wbuf"] > 0
+    assert out["ok"] and out["max_ap_bits"] == 64 and out["state_bytes"]["wcodes"] > 0

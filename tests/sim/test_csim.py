@@ -203,3 +203,17 @@ def test_pynq_z2_build_with_off_ramps_in_ddr_matches_golden(sst2, dev):
         be.phase1(too_long, 0)
     be.close()
     assert moved["task_bytes"] == images.task_image(sst2).nbytes
+
+
+def test_the_weight_store_refuses_a_task_with_more_non_zeros_than_it_holds(sst2):
+    from edgebert.accel import images
+    from edgebert.accel.resources import task_weight_bytes
+    assert task_weight_bytes(sst2, 16)["ratio"] < 0.9          # stored bitmask-sparse on chip
+    tiny_build = {"EB_MAX_H": 128, "EB_MAX_FFN": 512, "EB_MAX_HEADS": 4}       # the task's own dimensions
+    small = csim.CSimAccelerator("native", defines={**tiny_build, "EB_WEIGHT_DENSITY": 50})   # it is 74 % non-zero
+    small.load_shared(images.shared_image(sst2.tables))
+    with pytest.raises(csim.CSimError, match="does not fit"):
+        small.load_task(images.task_image(sst2))
+    fits = csim.CSimAccelerator("native", defines={**tiny_build, "EB_WEIGHT_DENSITY": 80})
+    fits.load_shared(images.shared_image(sst2.tables))
+    fits.load_task(images.task_image(sst2))
