@@ -31,7 +31,7 @@ const long WCODE_WORDS = (LINEAR_DENSE * EB_WEIGHT_DENSITY + 99) / 100;
 const long WMASK_WORDS = long(EB_MAX_E) * lane_tiles(EB_MAX_H) + 4L * EB_MAX_H * lane_tiles(EB_MAX_H)
                          + long(EB_MAX_H) * lane_tiles(EB_MAX_FFN) + long(EB_MAX_FFN) * lane_tiles(EB_MAX_H)
                          + ON_CHIP_RAMPS * RAMP_MASKS;
-const long WTILE_WORDS = 5L * lane_tiles(EB_MAX_H) + lane_tiles(EB_MAX_FFN) + lane_tiles(EB_MAX_H)
+const long WTILE_WORDS = 6L * lane_tiles(EB_MAX_H) + lane_tiles(EB_MAX_FFN)   // E->H, Q, K, V, O, FFN2; FFN1
                          + ON_CHIP_RAMPS * RAMP_TILES;
 const long TBUF_WORDS = long(EB_MAX_LEN) * EB_MAX_E + long(EB_MAX_TYPES) * EB_MAX_E;   // position, type: dense
 const long VBUF_WORDS = 8L * EB_MAX_H + EB_MAX_FFN + EB_MAX_E
