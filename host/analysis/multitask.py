@@ -20,8 +20,9 @@ from edgebert.accel.builds import schedule_for
 from edgebert.analysis.report import ReportError, asic_deadline_ms, project
 from edgebert.core.tasks import get_task
 from edgebert.runtime.boards import get_board
+from edgebert.runtime.inputs import is_sentence
 from edgebert.runtime.multitask import interleave
-from edgebert.runtime.runner import is_sentence, log_header
+from edgebert.runtime.runner import log_header
 
 WORD_BYTES = 4
 RUN_LENGTHS = (1, 8, 64)          # the other interleavings the switches' share is re-projected for

@@ -35,8 +35,9 @@ from edgebert.core.errors import InputError
 from edgebert.core.paths import DEFAULT_MODEL_DIR
 from edgebert.runtime.boards import get_board
 from edgebert.runtime.clocks import Clock
+from edgebert.runtime.inputs import is_sentence
 from edgebert.runtime.policy import MODES, operating_clocks, phase1_clock, phase2_plan, predicted_for, vf_point
-from edgebert.runtime.runner import is_sentence, log_header
+from edgebert.runtime.runner import log_header
 
 # Modes re-projected when no log of theirs is given, and the log whose accuracy they share.
 REPROJECTED = {"lai-slack": "lai", "oracle": "ee", "bound": "ee"}

@@ -28,8 +28,9 @@ from edgebert.core.errors import DeviceError, InputError
 from edgebert.core.tasks import get_task
 from edgebert.core.tokenization import Tokenizer
 from edgebert.runtime.boards import get_board
+from edgebert.runtime.inputs import max_tokens, task_items
 from edgebert.runtime.multitask import interleave, multitask_header, run_multitask
-from edgebert.runtime.runner import latency_target, max_tokens, run, run_header, task_items
+from edgebert.runtime.runner import latency_target, run, run_header
 from edgebert.sim.backend import CSimBackend
 from edgebert.sim.verify import verify
 

@@ -24,6 +24,7 @@ def _embedding_key(task) -> str:
 
 class Backend(ABC):
     name = "backend"
+    staging_slots = 2      # token buffers a pipelined run fills ahead of the device (double buffering)
 
     def __init__(self, board: Board, clock: Clock):
         self.board, self.clock = board, clock
@@ -49,6 +50,12 @@ class Backend(ABC):
 
     def close(self) -> None:
         pass
+
+    def stage_tokens(self, words: np.ndarray, slot: int):
+        """Put a sentence's token words where phase 1 reads them, in staging slot `slot`
+        (0 .. staging_slots - 1); returns what `phase1` takes. Here the words themselves; the
+        board writes them into a device buffer allocated once."""
+        return words
 
     # ---- shared bookkeeping ----
     def prepare(self, task) -> dict[str, int]:

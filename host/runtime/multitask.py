@@ -14,7 +14,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from edgebert.runtime.backend import Backend
-from edgebert.runtime.runner import Item, SentenceRunner, append_records, is_sentence, item_record, open_log, summarize
+from edgebert.runtime.inputs import Item, is_sentence, item_record
+from edgebert.runtime.runner import SentenceRunner, append_records, open_log, summarize
 
 INTERLEAVE = "{k} sentence(s) of each task in turn, in the header's task order; a task that runs out drops out"
 

@@ -9,6 +9,7 @@ task's image, the embedding table). `pynq` is imported here only.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +44,13 @@ class AcceleratorError(DeviceError):
     """The accelerator refused a command (its status names why)."""
 
 
+@dataclass(frozen=True)
+class _Staged:
+    """A sentence's token words already in a staging slot's device buffer."""
+    slot: int
+    words: int
+
+
 class PynqBackend(Backend):
     name = "pynq"
 
@@ -69,7 +77,11 @@ class PynqBackend(Backend):
         self.timeout_s = timeout_s
         self._pynq = pynq
         self.results = pynq.allocate((RESULT_WORDS,), np.uint32, target=self.device)
-        self.tokens = pynq.allocate((MAX_TOKENS,), np.uint32, target=self.device)
+        # One token buffer per staging slot: a pipelined run packs the next sentence into one
+        # while the accelerator reads the other (double buffering); allocated once.
+        self.token_slots = [pynq.allocate((MAX_TOKENS,), np.uint32, target=self.device)
+                            for _ in range(self.staging_slots)]
+        self.tokens = self.token_slots[0]
         self._buffers: dict[str, object] = {}
         self.classes = 0
         super().__init__(board, clock or PynqClock(board))
@@ -111,6 +123,7 @@ class PynqBackend(Backend):
         r.CTRL.AP_START = 1
         deadline = time.perf_counter() + self.timeout_s
         while not r.CTRL.AP_DONE:
+            time.sleep(0)             # between polls the interpreter lock goes to the host stages
             if time.perf_counter() > deadline:
                 raise AcceleratorTimeout(f"the accelerator did not finish command {cmd} within {self.timeout_s} s "
                                          "(ap_done never rose); the run log is intact, rerun to resume")
@@ -139,12 +152,20 @@ class PynqBackend(Backend):
         if buf is not None:
             self._set_pointer("image", buf)
 
-    def phase1(self, tokens, threshold):
-        n = len(tokens)
+    def stage_tokens(self, words, slot):
+        """The words written to slot `slot`'s device buffer and flushed; phase 1 points there."""
+        n = len(words)
         if not 0 < n <= MAX_TOKENS:
             raise ValueError(f"sentence of {n} tokens: the token buffer holds 1..{MAX_TOKENS}")
-        self.tokens[:n] = tokens
-        self.tokens.flush()
+        buf = self.token_slots[slot]
+        buf[:n] = words
+        buf.flush()
+        return _Staged(slot, n)
+
+    def phase1(self, tokens, threshold):
+        staged = tokens if isinstance(tokens, _Staged) else self.stage_tokens(tokens, 0)
+        n = staged.words
+        self.tokens = self.token_slots[staged.slot]
         self._point_at_task()
         return decode_phase1(self._run(Command.PHASE1, length=n, threshold=threshold), self.classes)
 
@@ -153,7 +174,7 @@ class PynqBackend(Backend):
         return decode_phase2(self._run(Command.PHASE2, threshold=threshold, stop_layer=stop_layer), self.classes)
 
     def close(self):
-        for buf in [self.results, self.tokens, *self._buffers.values()]:
+        for buf in [self.results, *self.token_slots, *self._buffers.values()]:
             try:
                 buf.freebuffer()
             except Exception:

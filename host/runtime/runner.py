@@ -8,12 +8,9 @@ wall time per phase, exit layers, entropies, prediction and label.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import sys
 import time
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,13 +19,13 @@ from tqdm import tqdm
 
 from edgebert.accel import images
 from edgebert.accel.asic12nm import VfGrid, load_grid
-from edgebert.accel.builds import get_build, schedule_for
+from edgebert.accel.builds import schedule_for
+from edgebert.accel.interface import PhaseResult
 from edgebert.accel.numerics.functions import ENTROPY_FRAC
 from edgebert.core.errors import DeviceError, InputError
-from edgebert.core.tasks import get_task, read_examples
-from edgebert.core.tokenization import EmptyInputError, Encoded, Tokenizer, TruncationWarning
 from edgebert.runtime.backend import Backend
-from edgebert.runtime.policy import check_policy, phase1_clock, phase2_plan, predicted_for, vf_point
+from edgebert.runtime.inputs import Item, is_sentence, item_record, max_tokens, tokenize
+from edgebert.runtime.policy import Decision, check_policy, phase1_clock, phase2_plan, predicted_for, vf_point
 
 LOG_FORMAT = "edgebert-run-v1"
 MAX_TARGET_MS = 60_000
@@ -36,140 +33,6 @@ MAX_TARGET_MS = 60_000
 
 class RunLogError(InputError):
     """The output log belongs to another run or is not a run log."""
-
-
-@dataclass
-class Item:
-    id: str
-    text: str
-    encoded: Encoded | None
-    label: int | None
-    error: str | None = None
-    skipped: str | None = None           # an input line with no sentence on it, and why
-
-
-def skipped_line(line: bytes) -> str | None:
-    """Why an input line holds no sentence (it still gets a log record), or None."""
-    if not line:
-        return "empty line"
-    if not line.strip():
-        return "blank line (white space only)"
-    return None
-
-
-def is_sentence(rec: dict) -> bool:
-    """A log record of a sentence that ran (not an input error, not a skipped line)."""
-    return "error" not in rec and "skipped" not in rec
-
-
-def item_record(item: Item) -> dict | None:
-    """The log record of an item that does not run, or None for one that does."""
-    if item.error:
-        return {"id": item.id, "text_chars": len(item.text), "error": item.error}
-    if item.skipped:
-        return {"id": item.id, "text_chars": len(item.text), "skipped": item.skipped}
-    return None
-
-
-# ---- inputs -------------------------------------------------------------------------------------
-def task_items(task: str, tokenizer: Tokenizer, limit: int | None = None) -> list[Item]:
-    """A task's labelled dev set (shipped with the project)."""
-    t = get_task(task)
-    examples = read_examples(t, "dev")[:limit]
-    items = []
-    for i, e in enumerate(examples):
-        text = e.text_a if e.text_b is None else f"{e.text_a}\t{e.text_b}"
-        items.append(_encode(f"{t.name}-dev-{i}", text, tokenizer, t.pair, e.label))
-    return items
-
-
-def text_items(raw: bytes, tokenizer: Tokenizer, pair: bool, prefix: str = "line") -> list[Item]:
-    """One sentence per line (a tab separates the two sentences of a pair task). Every line gets
-    a record: an empty or blank line one with `skipped` and the reason; a line that is not UTF-8
-    or has no tokens one with an `error`."""
-    items = []
-    for n, line in enumerate(raw.splitlines(), start=1):
-        if skipped_line(line):
-            items.append(Item(f"{prefix}-{n}", line.decode("utf-8", "replace"), None, None, skipped=skipped_line(line)))
-            continue
-        try:
-            text = line.decode("utf-8")
-        except UnicodeDecodeError as e:
-            items.append(Item(f"{prefix}-{n}", "", None, None, f"line {n} is not UTF-8 ({e.reason} at byte {e.start})"))
-            continue
-        items.append(_encode(f"{prefix}-{n}", text.rstrip("\r"), tokenizer, pair, None))
-    return items
-
-
-def token_items(raw: bytes, vocab_size: int, max_len: int) -> list[Item]:
-    """Pre-tokenized input (`edgebert tokenize`): one JSON object a line with `id`, `ids`,
-    `token_types` and optionally `label`; a bad line becomes a record with an `error`, an empty
-    or blank one a record with `skipped`."""
-    items = []
-    for n, line in enumerate(raw.splitlines(), start=1):
-        if skipped_line(line):
-            items.append(Item(f"line-{n}", "", None, None, skipped=skipped_line(line)))
-            continue
-        try:
-            obj = json.loads(line)
-            ids, types = [int(v) for v in obj["ids"]], [int(v) for v in obj["token_types"]]
-            item_id = str(obj.get("id", f"line-{n}"))
-        except (ValueError, KeyError, TypeError) as e:
-            items.append(Item(f"line-{n}", "", None, None, f"line {n} is not a token record ({e})"))
-            continue
-        problem = None
-        if not ids or len(ids) != len(types):
-            problem = "ids and token_types must be non-empty and of one length"
-        elif len(ids) > max_len:
-            problem = f"{len(ids)} tokens exceed the accelerator's {max_len}"
-        elif min(ids) < 0 or max(ids) >= vocab_size or min(types) < 0 or max(types) > 1:
-            problem = "a token id or type is outside the vocabulary"
-        items.append(Item(item_id, "", None if problem else Encoded(ids, types), obj.get("label"), problem))
-    return items
-
-
-def max_tokens(hw, board: str | None = None) -> int:
-    """The longest sentence a run holds: the artifact's limit, or a board build's if shorter."""
-    if not board or board == "sim":
-        return hw.cfg.max_len
-    return min(hw.cfg.max_len, get_build(board).limit("EB_MAX_LEN"))
-
-
-def read_input(path: str) -> bytes:
-    """The bytes of an input file; '-' reads standard input."""
-    if path == "-":
-        return sys.stdin.buffer.read()
-    p = Path(path)
-    if not p.is_file():
-        raise InputError(f"no such file: {path}")
-    return p.read_bytes()
-
-
-def input_items(task, max_len: int, input_path: str | None = None, tokens_path: str | None = None,
-                vocab_size: int | None = None, limit: int | None = None) -> tuple[list[Item], str]:
-    """A run's sentences, from pre-tokenized records, raw text or the task's dev set, and the
-    name of that input for the log header (a checksum of the file's bytes)."""
-    if tokens_path:
-        raw = read_input(tokens_path)
-        return token_items(raw, vocab_size, max_len)[:limit], f"tokens:{hashlib.sha256(raw).hexdigest()[:16]}"
-    tok = Tokenizer(max_len)
-    if input_path:
-        raw = read_input(input_path)
-        return text_items(raw, tok, task.pair)[:limit], f"sha256:{hashlib.sha256(raw).hexdigest()[:16]}"
-    return task_items(task.name, tok, limit), "dev"
-
-
-def _encode(item_id: str, text: str, tokenizer: Tokenizer, pair: bool, label) -> Item:
-    parts = text.split("\t") if pair else [text]
-    if pair and len(parts) != 2:
-        return Item(item_id, text, None, label, "a pair task needs two sentences separated by a tab")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", TruncationWarning)
-            enc = tokenizer.encode(parts[0], parts[1] if pair else None)
-    except EmptyInputError as e:
-        return Item(item_id, text, None, label, str(e))
-    return Item(item_id, text, enc, label)
 
 
 # ---- the log ------------------------------------------------------------------------------------
@@ -228,7 +91,10 @@ def open_log(path: Path, header: dict) -> tuple[list[dict], object]:
     return records, log
 
 
-# ---- one sentence -------------------------------------------------------------------------------
+# ---- one sentence, stage by stage --------------------------------------------------------------
+STAGES = ("tokenize", "pack", "accel", "record", "log")   # docs/host.md: what each one does
+
+
 def _q16(values) -> list[float]:
     return [round(int(v) / 2.0 ** ENTROPY_FRAC, 6) for v in values]
 
@@ -238,7 +104,35 @@ def _true_exit(entropies: list[int], threshold: int, layers: int) -> int:
     return below[0] + 1 if below else layers
 
 
+@dataclass
+class Packed:
+    """An item ready for the accelerator: its token words where phase 1 reads them."""
+    item: Item
+    tokens: object               # what the backend's phase 1 takes (words, or a staged buffer)
+    words: list[int]             # DDR words of each token's embedding record
+    slot: int | None = None      # the backend's staging slot it holds, if any
+
+
+@dataclass
+class Outcome:
+    """What the accelerator stage hands to the record stage."""
+    p1: PhaseResult
+    f1: float
+    wall1: float
+    p2: PhaseResult | None
+    plan: Decision | None
+    wall2: float
+    latency_ms: float
+    switches: int
+    switch_s: float
+    true_exit: int
+
+
 class SentenceRunner:
+    """One sentence's stages after tokenizing: `pack` (token words, staged for the device),
+    `accelerate` (phase 1, the DVFS decision, phase 2: the device, one sentence at a time) and
+    `record` (the log record). `run` chains them."""
+
     def __init__(self, backend: Backend, task, policy: str, target_ms: float, grid: VfGrid | None = None):
         self.backend, self.task, self.policy = backend, task, check_policy(policy)
         if not target_ms > 0:
@@ -254,6 +148,16 @@ class SentenceRunner:
         """DDR words of each token's embedding record (what phase 1 will fetch)."""
         return [self._record_words[i] for i in ids]
 
+    def run(self, item: Item) -> dict:
+        return self.record(item, self.accelerate(self.pack(item)))
+
+    def pack(self, item: Item, slot: int | None = None) -> Packed:
+        enc = item.encoded
+        tokens = images.token_words(enc.ids, enc.token_types)
+        if slot is not None:
+            tokens = self.backend.stage_tokens(tokens, slot)
+        return Packed(item, tokens, self.record_words(enc.ids), slot)
+
     def _reference(self, tokens) -> int:
         """The exit layer plain early exit reaches (an untimed pass for oracle, and for the lai
         policies when they stopped at the prediction)."""
@@ -262,14 +166,12 @@ class SentenceRunner:
             return 1
         return self.backend.phase2(self.threshold, self.layers).exit_layer
 
-    def run(self, item: Item) -> dict:
-        b, enc = self.backend, item.encoded
-        tokens = images.token_words(enc.ids, enc.token_types)
-        s = len(enc.ids)
+    def accelerate(self, packed: Packed) -> Outcome:
+        b, tokens, s = self.backend, packed.tokens, len(packed.words)
         gate = -1 if self.policy == "base" else self.threshold
         true_exit = self._reference(tokens) if self.policy == "oracle" else None
-        want1 = phase1_clock(self.policy, b.clock, self.grid, self.sched,
-                             self.sched.phase1_cycles(self.record_words(enc.ids)), s, self.layers, self.target_ms)
+        want1 = phase1_clock(self.policy, b.clock, self.grid, self.sched, self.sched.phase1_cycles(packed.words),
+                             s, self.layers, self.target_ms)
         t_switch = time.perf_counter()
         switched1 = b.clock.mhz != want1               # the previous sentence left another clock
         f1 = b.set_clock(want1)
@@ -277,15 +179,8 @@ class SentenceRunner:
         t0 = time.perf_counter()
         p1 = b.phase1(tokens, gate)
         wall1 = time.perf_counter() - t0
-        ms1 = p1.counters["cycles"] / (f1 * 1e3)
-        rec = {"id": item.id, "text_chars": len(item.text), "tokens": s, "truncated_from": enc.truncated_from,
-               "policy": self.policy, "predicted_exit_layer": p1.predicted_layer,
-               "predicted_exit_layer_binned": p1.predicted_binned, "h1": _q16([p1.h1])[0],
-               "phase1": {"cycles": p1.counters["cycles"], "clock_mhz": f1, "ms": ms1,
-                          "wall_ms": wall1 * 1e3, "vf": vars(vf_point(self.grid, b.clock, f1)),
-                          "counters": p1.counters}}
-        entropies, logits, exit_layer, switches, planned_miss = [p1.h1], p1.logits, 1, int(switched1), False
-        latency = ms1 + switched1 * b.board.clock_switch_us / 1e3
+        latency = p1.counters["cycles"] / (f1 * 1e3) + switched1 * b.board.clock_switch_us / 1e3
+        p2, plan, wall2, switches = None, None, 0.0, int(switched1)
         if not p1.exit_now:
             predicted = predicted_for(self.policy, p1.predicted_layer, p1.predicted_binned)
             plan = phase2_plan(self.policy, b.clock, self.grid, self.sched, s, self.layers,
@@ -299,56 +194,117 @@ class SentenceRunner:
             t0 = time.perf_counter()
             p2 = b.phase2(gate, plan.stop_layer)
             wall2 = time.perf_counter() - t0
-            ms2 = p2.counters["cycles"] / (plan.mhz * 1e3)
-            latency += ms2
-            entropies += [p2.entropies[l] for l in range(2, p2.exit_layer + 1)]
-            logits, exit_layer, planned_miss = p2.logits, p2.exit_layer, plan.planned_miss
-            rec["phase2"] = {"cycles": p2.counters["cycles"], "clock_mhz": plan.mhz, "ms": ms2,
-                             "wall_ms": wall2 * 1e3, "vf": vars(plan.vf), "stop_layer": plan.stop_layer,
-                             "counters": p2.counters}
+            latency += p2.counters["cycles"] / (plan.mhz * 1e3)
         if true_exit is None:
-            true_exit = self._observed_true_exit(tokens, entropies, exit_layer)
-        pred = int(np.argmax(logits))
-        rec.update(exit_layer=exit_layer, true_exit_layer=true_exit, entropies=_q16(entropies),
-                   logits=[int(v) for v in logits], prediction=pred, label=item.label,
-                   correct=None if item.label is None else pred == item.label,
-                   latency_ms=latency, target_ms=self.target_ms, target_met=latency <= self.target_ms + 1e-12,
-                   planned_miss=planned_miss, clock_switches=switches,
-                   host_clock_switch_ms=switch_s * 1e3)
-        return rec
+            true_exit = self._observed_true_exit(tokens, p1, p2)
+        return Outcome(p1, f1, wall1, p2, plan, wall2, latency, switches, switch_s, true_exit)
 
-    def _observed_true_exit(self, tokens, entropies: list[int], exit_layer: int) -> int:
+    def _observed_true_exit(self, tokens, p1: PhaseResult, p2: PhaseResult | None) -> int:
+        entropies = self._entropies(p1, p2)
+        exit_layer = 1 if p2 is None else p2.exit_layer
         if self.policy == "base":
             return _true_exit(entropies, self.threshold, self.layers)
         if entropies[-1] < self.threshold or exit_layer == self.layers:
             return exit_layer                       # left by its own entropy (or ran every layer)
         return self._reference(tokens)              # stopped at the predicted layer: look further
 
+    @staticmethod
+    def _entropies(p1: PhaseResult, p2: PhaseResult | None) -> list[int]:
+        return [p1.h1] + ([] if p2 is None else [p2.entropies[l] for l in range(2, p2.exit_layer + 1)])
 
-# ---- a whole run --------------------------------------------------------------------------------
+    def record(self, item: Item, o: Outcome) -> dict:
+        p1, p2, enc = o.p1, o.p2, item.encoded
+        rec = {"id": item.id, "text_chars": len(item.text), "tokens": len(enc.ids), "truncated_from": enc.truncated_from,
+               "policy": self.policy, "predicted_exit_layer": p1.predicted_layer,
+               "predicted_exit_layer_binned": p1.predicted_binned, "h1": _q16([p1.h1])[0],
+               "phase1": {"cycles": p1.counters["cycles"], "clock_mhz": o.f1, "ms": p1.counters["cycles"] / (o.f1 * 1e3),
+                          "wall_ms": o.wall1 * 1e3, "vf": vars(vf_point(self.grid, self.backend.clock, o.f1)),
+                          "counters": p1.counters}}
+        if p2 is not None:
+            rec["phase2"] = {"cycles": p2.counters["cycles"], "clock_mhz": o.plan.mhz,
+                             "ms": p2.counters["cycles"] / (o.plan.mhz * 1e3), "wall_ms": o.wall2 * 1e3,
+                             "vf": vars(o.plan.vf), "stop_layer": o.plan.stop_layer, "counters": p2.counters}
+        logits = p1.logits if p2 is None else p2.logits
+        pred = int(np.argmax(logits))
+        rec.update(exit_layer=1 if p2 is None else p2.exit_layer, true_exit_layer=o.true_exit,
+                   entropies=_q16(self._entropies(p1, p2)), logits=[int(v) for v in logits], prediction=pred,
+                   label=item.label, correct=None if item.label is None else pred == item.label,
+                   latency_ms=o.latency_ms, target_ms=self.target_ms, target_met=o.latency_ms <= self.target_ms + 1e-12,
+                   planned_miss=bool(o.plan and o.plan.planned_miss), clock_switches=o.switches,
+                   host_clock_switch_ms=o.switch_s * 1e3)
+        return rec
+
+
+# ---- a whole run, serial ------------------------------------------------------------------------
+class StageTimer:
+    """Wall time of each stage of one sentence (ms), and its end-to-end time: from admission to
+    the pipeline to its record built (the log write follows)."""
+
+    def __init__(self):
+        self.start = time.perf_counter()
+        self.ms: dict[str, float] = {}
+
+    def __call__(self, stage: str, fn, *args):
+        t0 = time.perf_counter()
+        out = fn(*args)
+        self.ms[stage] = (time.perf_counter() - t0) * 1e3
+        return out
+
+    def stamp(self, rec: dict) -> dict:
+        """Adds the host-side figures to a sentence's record."""
+        if is_sentence(rec):
+            e2e = (time.perf_counter() - self.start) * 1e3
+            rec["host"] = {"stage_ms": {k: round(v, 4) for k, v in self.ms.items()},
+                           "queue_ms": round(max(e2e - sum(self.ms.values()), 0.0), 4),
+                           "end_to_end_ms": round(e2e, 4)}
+        return rec
+
+
 def run(backend: Backend, task, items: list[Item], policy: str, target_ms: float, out: Path,
-        header: dict, progress: bool = True) -> dict:
+        header: dict, progress: bool = True, stage_log: list | None = None) -> dict:
+    """The serial run: every stage of a sentence, then the next sentence. `stage_log`, if
+    given, receives each sentence's stage times (the log stage's too)."""
     records, log = open_log(out, header)
     done = {r["id"] for r in records}
     runner = SentenceRunner(backend, task, policy, target_ms)
+    tokenizer = run_tokenizer(task, backend, items)
     backend.prepare(task)
     todo = [it for it in items if it.id not in done]
+    t0 = time.perf_counter()
 
     def record(item: Item) -> dict:
-        return item_record(item) or runner.run(item)
+        timer = StageTimer()
+        item = timer("tokenize", tokenize, item, tokenizer)
+        rec = item_record(item)
+        if rec is None:
+            packed = timer("pack", runner.pack, item)
+            outcome = timer("accel", runner.accelerate, packed)
+            rec = timer.stamp(timer("record", runner.record, item, outcome))
+        if stage_log is not None:
+            stage_log.append(timer.ms)
+        return rec
     append_records(out, log, records, todo, record, desc=f"{policy} on {backend.name}", disable=not progress,
-                   initial=len(items) - len(todo), total=len(items))
-    return summarize(records, header)
+                   initial=len(items) - len(todo), total=len(items), stage_log=stage_log)
+    return {**summarize(records, header), "loop_s": time.perf_counter() - t0}
 
 
-def append_records(out: Path, log, records: list[dict], todo, record, **progress) -> None:
+def run_tokenizer(task, backend: Backend, items: list[Item]):
+    """The tokenizer of a run whose items wait for one (at the board build's sentence limit)."""
+    if not any(it.pending for it in items):
+        return None
+    from edgebert.core.tokenization import Tokenizer
+    return Tokenizer(max_tokens(task, backend.board.name))
+
+
+def append_records(out: Path, log, records: list[dict], todo, record, stage_log: list | None = None,
+                   **progress) -> None:
     """One JSON line per item of `todo`, flushed as soon as it is done (a kill loses at most the
-    line being written), appended to `records` too; closes the log. `progress`: tqdm's options."""
+    line being written), appended to `records` too; closes the log. `progress`: tqdm's options.
+    `stage_log`: the log write's time goes into the last entry."""
     try:
         for item in tqdm(todo, unit="sentence", **progress):
             rec = record(item)
-            log.write(json.dumps(rec) + "\n")
-            log.flush()
+            write_record(log, rec, stage_log)
             records.append(rec)
         os.fsync(log.fileno())
     except DeviceError as e:
@@ -357,6 +313,15 @@ def append_records(out: Path, log, records: list[dict], todo, record, **progress
         raise
     finally:
         log.close()
+
+
+def write_record(log, rec: dict, stage_log: list | None = None) -> None:
+    """The log stage: one JSON line, flushed."""
+    t0 = time.perf_counter()
+    log.write(json.dumps(rec) + "\n")
+    log.flush()
+    if stage_log is not None and stage_log:
+        stage_log[-1]["log"] = (time.perf_counter() - t0) * 1e3
 
 
 def summarize(records: list[dict], header: dict) -> dict:
@@ -368,6 +333,8 @@ def summarize(records: list[dict], header: dict) -> dict:
         key = f"{(r.get('phase2') or r['phase1'])['clock_mhz']:g}"
         clocks[key] = clocks.get(key, 0) + 1
     lat = np.array([r["latency_ms"] for r in ok]) if ok else np.zeros(1)
+    e2e = np.array([r["host"]["end_to_end_ms"] for r in ok if "host" in r] or [0.0])
+    queue = np.array([r["host"]["queue_ms"] for r in ok if "host" in r] or [0.0])
     return {"task": header.get("task"), "policy": header.get("policy"), "backend": header.get("backend"),
             "board": header.get("board"), "n": len(ok), "errors": sum("error" in r for r in records),
             "skipped": len(skipped), "skipped_reasons": {k: skipped.count(k) for k in sorted(set(skipped))},
@@ -378,4 +345,6 @@ def summarize(records: list[dict], header: dict) -> dict:
             "target_met_fraction": float(np.mean([r["target_met"] for r in ok])) if ok else 0.0,
             "latency_mean_ms": float(lat.mean()), "latency_p99_ms": float(np.percentile(lat, 99)),
             "clock_mhz_histogram": dict(sorted(clocks.items(), key=lambda kv: float(kv[0]))),
-            "planned_misses": sum(bool(r.get("planned_miss")) for r in ok)}
+            "planned_misses": sum(bool(r.get("planned_miss")) for r in ok),
+            "end_to_end_mean_ms": float(e2e.mean()), "end_to_end_p99_ms": float(np.percentile(e2e, 99)),
+            "queue_mean_ms": float(queue.mean())}

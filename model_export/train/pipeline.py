@@ -23,7 +23,7 @@ from edgebert.core.tokenization import Tokenizer
 from edgebert.train import calibration, corpus, teacher
 from edgebert.train import evaluate as ev
 from edgebert.train.augment import Augmenter
-from edgebert.train.embedding import build_table, load_table, low_rank_basis, save_table
+from edgebert.train.embedding import build_table, load_table, low_rank_basis, save_table, sha256_file
 from edgebert.train.export import export_model_dir
 from edgebert.train.model import PRUNABLE, EdgeBert, ramp_poolers
 from edgebert.train.package import EMBEDDING_FILE, load_checkpoint, save_checkpoint, save_task
@@ -77,7 +77,7 @@ class Run:
     def new_model(self) -> EdgeBert:
         torch.manual_seed(self.seed)
         model = EdgeBert(self.model_cfg, load_table(self.embedding_path()),
-                         dropout=self.cfg["stages"]["stage1"].get("dropout", 0.1))
+                         dropout=self.cfg["stages"].get("stage1", {}).get("dropout", 0.1))
         init = torch.load(self.path("embedding_init.pt"))
         with torch.no_grad():
             model.position_embeddings.weight.copy_(init["position"][: self.model_cfg.max_len])
@@ -232,6 +232,14 @@ class Run:
         return validate
 
     def step_stage1(self) -> dict:
+        if "stage1" not in self.cfg["stages"]:
+            if not self.cfg["stages"]["stage2"].get("init_from"):
+                raise ValueError("the config has no stages.stage1 and no stages.stage2.init_from: "
+                                 "stage 2 has nothing to start from")
+            return {"skipped": "no stages.stage1: stage 2 starts from stages.stage2.init_from"}
+        if self.cfg["stages"]["stage2"].get("init_from"):
+            raise ValueError("stages.stage1 and stages.stage2.init_from both give stage 2 its "
+                             "start point; keep one")
         model = self.new_model()
         init = self.cfg["stages"]["stage1"].get("init_from")
         general_on = bool(self.cfg["stages"].get("general"))
@@ -268,21 +276,32 @@ class Run:
         save_checkpoint(model, self.path("sentence_tuning.safetensors"))
         return result
 
-    def _backbone(self) -> str:
-        """The checkpoint stage 2 starts from: the last backbone step the config has."""
-        return ("sentence_tuning.safetensors" if "sentence_tuning" in self.cfg["stages"]
-                else "stage1.safetensors")
+    def _backbone(self) -> Path:
+        """The checkpoint stage 2 starts from: `stages.stage2.init_from` (a packaged model's
+        weights, whose off-ramps stage 2 trains again), else the last backbone step the config
+        has."""
+        init = self.cfg["stages"]["stage2"].get("init_from")
+        if init:
+            path = REPO_ROOT / init
+            if not path.is_file():
+                raise FileNotFoundError(f"stages.stage2.init_from names {path}, which does not exist")
+            return path
+        return self.path("sentence_tuning.safetensors" if "sentence_tuning" in self.cfg["stages"]
+                         else "stage1.safetensors")
 
     def _load(self, name: str) -> EdgeBert:
         return load_checkpoint(self.path(name), self.model_cfg, load_table(self.embedding_path()))
 
     def step_stage2(self) -> dict:
-        model = self._load(self._backbone())
+        start = self._backbone()
+        start_sha = sha256_file(start)   # recorded: a packaged start point is overwritten later
+        model = load_checkpoint(start, self.model_cfg, load_table(self.embedding_path()))
         enc, z, y = self._distill_set("stage2")
         hp = {"seed": self.seed, **self.cfg["stages"]["stage2"]}
         result = stage2(model, enc, z, y, hp, self._validator(model, "ramps"))
         save_checkpoint(model, self.path("stage2.safetensors"))
-        return result
+        return {"start": {"path": str(start.relative_to(REPO_ROOT) if start.is_relative_to(REPO_ROOT)
+                                      else start), "sha256": start_sha}, **result}
 
     def _final(self) -> EdgeBert:
         """The model that ships: after QAT (with its hooks on) when the config has a QAT stage."""

@@ -50,9 +50,9 @@ def power_sweep_cmd(board, overlay, task, clocks, sentences, idle_s, meter, out_
     """Energy per sentence against the PL clock, measured from the board's power sensor."""
     from edgebert.core.tokenization import Tokenizer
     from edgebert.runtime.boards import get_board
+    from edgebert.runtime.inputs import max_tokens, task_items
     from edgebert.runtime.measure import power_sweep, sweep_clocks
     from edgebert.runtime.power import power_source
-    from edgebert.runtime.runner import max_tokens, task_items
     board_ = get_board(board)
     try:
         wanted = [float(c) for c in clocks.split(",")] if clocks else None

@@ -68,6 +68,9 @@ def make_backend(name: str, board, overlay: str | None):
     if name == "csim":
         from edgebert.sim.backend import CSimBackend
         return CSimBackend(board)
+    if name == "golden":                       # the CPU baseline: the golden model on the host's cores
+        from edgebert.runtime.golden_backend import GoldenBackend
+        return GoldenBackend(board)
     if not overlay:
         raise click.BadParameter("--backend pynq needs --overlay BITSTREAM.bit", param_hint="--overlay")
     from edgebert.runtime.pynq_backend import PynqBackend

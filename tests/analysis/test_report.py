@@ -12,7 +12,8 @@ from edgebert.accel.checksum import artifact_sha256
 from edgebert.analysis.report import ReportError, build_report, load_run
 from edgebert.cli import main
 from edgebert.core.tokenization import Tokenizer
-from edgebert.runtime.runner import run, task_items
+from edgebert.runtime.inputs import task_items
+from edgebert.runtime.runner import run
 from edgebert.sim.backend import CSimBackend
 
 PNGS = ("exit_histogram", "energy_vs_target", "energy_breakdown", "latency", "clock_residency")

@@ -57,7 +57,7 @@ def _board_name() -> str:
 
 
 def _items(board, tasks: dict) -> list:
-    from edgebert.runtime.runner import task_items, token_items
+    from edgebert.runtime.inputs import task_items, token_items
     max_len = min(128, get_build(board.name).limit("EB_MAX_LEN"))
     tokens = os.environ.get("EDGEBERT_TOKENS")
     if tokens:

@@ -120,7 +120,7 @@ def test_the_sweep_charges_the_work_the_ee_run_measured(first, artifact):
     from edgebert.accel.asic12nm import EnergyParams
     from edgebert.analysis.sweep import threshold_sweep
     from edgebert.core.tokenization import Tokenizer
-    from edgebert.runtime.runner import task_items
+    from edgebert.runtime.inputs import task_items
     hw = artifact["sst2"]
     items = task_items("sst2", Tokenizer(hw.cfg.max_len), LIMIT)
     row = threshold_sweep(hw, items, 16, EnergyParams.load(), thresholds=[hw.threshold_q16 / 2 ** 16],

@@ -12,8 +12,9 @@ from edgebert.analysis.multitask import multitask_markdown, multitask_summary
 from edgebert.core.tokenization import Tokenizer
 from edgebert.deploy.flow import LoadCountingBackend
 from edgebert.runtime.boards import get_board
+from edgebert.runtime.inputs import max_tokens, task_items
 from edgebert.runtime.multitask import interleave, multitask_header, run_multitask
-from edgebert.runtime.runner import max_tokens, run, run_header, task_items
+from edgebert.runtime.runner import run, run_header
 
 LIMIT = 6
 TARGET_MS = 6.0

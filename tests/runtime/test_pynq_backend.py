@@ -15,8 +15,12 @@ pynq = pytest.importorskip("pynq")      # a requirement; this only names it if i
 from pynq import ps  # noqa: E402
 from pynq.buffer import PynqBuffer  # noqa: E402
 from pynq.pl_server.device import Device  # noqa: E402
+
+# The metadata parser of PYNQ's own embedded devices, from the module that uses it: PYNQ 4.0 takes
+# pynqmetadata's, PYNQ 3.1.2 (the PYNQ-Z2 image; CI's second environment) its own copy in
+# pynq.metadata, whose clock_dict has the divisors but no frequencies.
+from pynq.pl_server.embedded_device import RuntimeMetadataParser  # noqa: E402
 from pynqmetadata.frontends import Metadata  # noqa: E402
-from pynqmetadata.views.runtime import RuntimeMetadataParser  # noqa: E402
 
 from edgebert.accel import images  # noqa: E402
 from edgebert.accel.interface import RESULT_WORDS, Command, EmbedHeader  # noqa: E402
@@ -24,8 +28,9 @@ from edgebert.core.tokenization import Tokenizer  # noqa: E402
 from edgebert.runtime.boards import get_board  # noqa: E402
 from edgebert.runtime.clocks import Clock, PynqClock  # noqa: E402
 from edgebert.runtime.hwh import register_map, write_hwh  # noqa: E402
+from edgebert.runtime.inputs import task_items  # noqa: E402
 from edgebert.runtime.pynq_backend import AcceleratorTimeout, OverlayError, PynqBackend  # noqa: E402
-from edgebert.runtime.runner import run, task_items  # noqa: E402
+from edgebert.runtime.runner import run  # noqa: E402
 from edgebert.sim.backend import CSimBackend  # noqa: E402
 from edgebert.sim.csim import CSimAccelerator
 
@@ -63,7 +68,7 @@ class FakeAcceleratorDevice(Device):
 
     # -- metadata and download --
     def get_bitfile_metadata(self, bitfile_name):
-        # The parser PYNQ's embedded devices use (pynqmetadata); their extra step of
+        # The parser PYNQ's embedded devices use; their extra step of
         # synthesizing an xclbin for XRT needs xclbinutil, which only a board image has.
         return RuntimeMetadataParser(Metadata(input=Path(bitfile_name).with_suffix(".hwh")))
 
@@ -191,7 +196,7 @@ def test_runner_on_pynq_matches_csim_and_survives_a_timeout(tasks, tmp_path):
         run(be, task, items, "lai", 6.0, out, header, progress=False)
     fake.hang = False
     run(be, task, items, "lai", 6.0, out, header, progress=False)
-    drop = {"phase1", "phase2", "host_clock_switch_ms"}
+    drop = {"phase1", "phase2", "host_clock_switch_ms", "host"}
     mine = [json.loads(l) for l in out.read_text().splitlines()[1:]]
     ref = [json.loads(l) for l in (tmp_path / "sim.jsonl").read_text().splitlines()[1:]]
     assert [r["id"] for r in mine] == [r["id"] for r in ref]
@@ -283,3 +288,33 @@ def test_power_sweep_subtracts_idle_power_and_feeds_the_report(tasks, tmp_path):
     assert rows[1]["asic_uj_per_sentence"] < rows[0]["asic_uj_per_sentence"]
     assert "Measured on zcu104" in (tmp_path / "rep" / "report.md").read_text()
     assert (tmp_path / "rep" / "measured_energy.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_pipelined_run_on_pynq_allocates_its_buffers_once(tasks, tmp_path):
+    """The pipelined runner on the fake board: the same records as the serial run, and after
+    the backend's construction and the task's first load no buffer is ever allocated again
+    (the two token slots are double-buffered, the images stay where they were put)."""
+    from edgebert.runtime.pipeline import Mapping, run_pipelined
+    board = get_board("zcu104")
+    task = tasks["sst2"]
+    header = {"task": "sst2", "policy": "lai", "target_ms": 6.0, "backend": "pynq", "board": "zcu104"}
+    tok = Tokenizer(128)
+    fake = FakeAcceleratorDevice(board)
+    allocations = []
+    allocate = fake.allocate
+    fake.allocate = lambda *a, **k: allocations.append(a) or allocate(*a, **k)
+    be = PynqBackend(board, _overlay(tmp_path, board), device=fake, clock=Clock(board))
+    assert len(allocations) == 1 + be.staging_slots              # results, one token buffer per slot
+    be.prepare(task)
+    loaded = len(allocations)
+    run(be, task, task_items("sst2", tok, 16), "lai", 6.0, tmp_path / "serial.jsonl", header, progress=False)
+    items = task_items("sst2", tok, 16, defer=True)
+    be.set_clock(Clock(board).mhz)                               # where the serial run started
+    run_pipelined(be, task, items, "lai", 6.0, tmp_path / "piped.jsonl", header, Mapping(depth=2), progress=False)
+    assert len(allocations) == loaded                            # nothing allocated per sentence
+    serial, piped = ([json.loads(l) for l in (tmp_path / f).read_text().splitlines()[1:]]
+                     for f in ("serial.jsonl", "piped.jsonl"))
+    keep = ("id", "prediction", "exit_layer", "logits", "entropies", "latency_ms")
+    assert [[r[k] for k in keep] for r in piped] == [[r[k] for k in keep] for r in serial]
+    assert [r["phase1"]["counters"] for r in piped] == [r["phase1"]["counters"] for r in serial]
+    be.close()
