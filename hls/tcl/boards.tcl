@@ -49,7 +49,7 @@ set eb_boards {
         n                 16
         clock_ns          5
         pll_mhz           1500
-        limits            {EB_MAX_LEN 128 EB_MAX_E 128 EB_MAX_H 256 EB_MAX_FFN 1024 EB_MAX_HEADS 4 EB_RAMPS_IN_DDR 0 EB_WEIGHT_DENSITY 80}
+        limits            {EB_MAX_LEN 128 EB_MAX_E 128 EB_MAX_H 256 EB_MAX_FFN 1024 EB_MAX_HEADS 4 EB_RAMPS_IN_DDR 0 EB_WEIGHT_DENSITY 60}
         m_axi_addr64      true
         m_axi_latency     64
         wbuf_storage      uram
@@ -62,7 +62,7 @@ set eb_boards {
         n                 16
         clock_ns          5
         pll_mhz           1500
-        limits            {EB_MAX_LEN 64 EB_MAX_E 128 EB_MAX_H 256 EB_MAX_FFN 1024 EB_MAX_HEADS 4 EB_RAMPS_IN_DDR 0 EB_WEIGHT_DENSITY 80}
+        limits            {EB_MAX_LEN 64 EB_MAX_E 128 EB_MAX_H 256 EB_MAX_FFN 1024 EB_MAX_HEADS 4 EB_RAMPS_IN_DDR 0 EB_WEIGHT_DENSITY 60}
         m_axi_addr64      true
         m_axi_latency     64
         wbuf_storage      uram
@@ -76,7 +76,7 @@ set eb_boards {
         n                 8
         clock_ns          10
         pll_mhz           1000
-        limits            {EB_MAX_LEN 64 EB_MAX_E 128 EB_MAX_H 128 EB_MAX_FFN 512 EB_MAX_HEADS 4 EB_RAMPS_IN_DDR 1 EB_WEIGHT_DENSITY 80}
+        limits            {EB_MAX_LEN 64 EB_MAX_E 128 EB_MAX_H 128 EB_MAX_FFN 512 EB_MAX_HEADS 4 EB_RAMPS_IN_DDR 1 EB_WEIGHT_DENSITY 60}
         m_axi_addr64      false
         m_axi_latency     32
         wbuf_storage      bram

@@ -17,7 +17,8 @@ import numpy as np
 
 from edgebert.accel.asic12nm import EnergyParams
 from edgebert.accel.builds import schedule_for
-from edgebert.analysis.report import ReportError, asic_deadline_ms, project
+from edgebert.accel.energy import asic_deadline_ms, project
+from edgebert.analysis.report import ReportError
 from edgebert.core.tasks import get_task
 from edgebert.runtime.boards import get_board
 from edgebert.runtime.inputs import is_sentence

@@ -31,7 +31,8 @@ import numpy as np
 
 from edgebert.accel.asic12nm import EnergyParams
 from edgebert.accel.cost import Schedule
-from edgebert.analysis.energy import idle_energy_uj, lower_bound_energy, phase_energy
+from edgebert.accel.energy import idle_energy_uj, phase_energy
+from edgebert.analysis.energy import lower_bound_energy
 from edgebert.core.config import load_model_config
 from edgebert.core.errors import InputError
 from edgebert.core.paths import SHIPPED_DATA

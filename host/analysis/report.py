@@ -22,14 +22,16 @@ from edgebert.accel.asic12nm import EnergyParams
 from edgebert.accel.builds import schedule_for
 from edgebert.accel.checksum import artifact_dir, find_artifact
 from edgebert.accel.cost import Schedule
-from edgebert.analysis import report_plots
-from edgebert.analysis.energy import (
+from edgebert.accel.energy import (
     BREAKDOWN,
+    asic_deadline_ms,
     idle_energy_uj,
-    lower_bound_energy,
     phase_energy,
+    project,
     switch_energy_uj,
 )
+from edgebert.analysis import report_plots
+from edgebert.analysis.energy import lower_bound_energy
 from edgebert.analysis.replay import decomposition
 from edgebert.core.errors import InputError
 from edgebert.core.paths import DEFAULT_MODEL_DIR
@@ -67,28 +69,6 @@ def load_run(path: Path) -> tuple[dict, list[dict]]:
 
 
 # ---- projection of one sentence ------------------------------------------------------------------
-def asic_deadline_ms(target_ms: float, board, p: EnergyParams) -> float:
-    """A board-time target in ASIC time: a clock at a fraction r of the top clock maps to a point
-    at least r f0 fast, so a sentence in time on the board is in time on the ASIC."""
-    return target_ms * board.top_clock / p.f0_mhz
-
-
-def project(rec: dict, p: EnergyParams, sched: Schedule, deadline_ms: float) -> dict:
-    """Energy per operator (uJ, with switch and idle), total, and ASIC latency (ms) of a logged sentence."""
-    e1, t1 = phase_energy(p, sched, rec["tokens"], 1, True, rec["phase1"]["counters"], rec["phase1"]["vf"]["volts"])
-    ops, ms, phases = dict(e1), t1, {"phase1": sum(e1.values()), "phase2": 0.0}
-    if "phase2" in rec:
-        e2, t2 = phase_energy(p, sched, rec["tokens"], rec["exit_layer"] - 1, False, rec["phase2"]["counters"],
-                              rec["phase2"]["vf"]["volts"])
-        ops = {k: ops[k] + e2[k] for k in ops}
-        ms += t2
-        phases["phase2"] = sum(e2.values())
-    ms += rec.get("clock_switches", 0) * p.t_switch_ns * 1e-6
-    ops["switch"] = switch_energy_uj(p, rec.get("clock_switches", 0))
-    ops["idle"] = float(idle_energy_uj(p, deadline_ms - ms))
-    return {"ops": ops, "phases": phases, "energy_uj": sum(ops.values()), "asic_ms": ms, "exit_layer": rec["exit_layer"]}
-
-
 class LoggedWork:
     """The accelerator's own phase-2 counters of a sentence run to a given layer, taken from
     whichever log ran it that far, so that a re-projection charges the gated MACs the hardware

@@ -12,7 +12,7 @@ import numpy as np  # noqa: E402
 
 from edgebert.accel.asic12nm import EnergyParams  # noqa: E402
 from edgebert.accel.cost import Schedule  # noqa: E402
-from edgebert.analysis.energy import BREAKDOWN, phase_energy  # noqa: E402
+from edgebert.accel.energy import BREAKDOWN, phase_energy  # noqa: E402
 from edgebert.runtime.clocks import Clock  # noqa: E402
 from edgebert.runtime.policy import MODES  # noqa: E402
 

@@ -9,8 +9,8 @@ import numpy as np
 from edgebert.accel import images
 from edgebert.accel.asic12nm import EnergyParams
 from edgebert.accel.cost import Schedule
+from edgebert.accel.energy import phase_energy
 from edgebert.accel.golden import GoldenModel, evaluate_set
-from edgebert.analysis.energy import phase_energy
 
 THRESHOLD_GRID = [round(float(t), 2) for t in np.arange(0.0, 0.70, 0.02)]
 

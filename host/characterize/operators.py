@@ -1,5 +1,5 @@
 """Per operator cost of the accelerator from its cycle model (edgebert.accel.cost), its on-chip
-buffer traffic and its 12 nm energy (edgebert.analysis.energy.operator_energy).
+buffer traffic and its 12 nm energy (edgebert.accel.energy.operator_energy).
 
 Traffic rule (bytes read from and written to the on-chip buffers, per operator; word widths from
 docs/numerics.md, the access pattern from the schedule in docs/hardware.md):
@@ -32,7 +32,7 @@ from collections import Counter
 from edgebert.accel import cost
 from edgebert.accel.asic12nm import EnergyParams
 from edgebert.accel.cost import GEMM_OPERATORS, OPERATORS, Schedule, cdiv
-from edgebert.analysis.energy import operator_energy
+from edgebert.accel.energy import operator_energy
 from edgebert.core.config import load_model_config
 
 CONFIGS = ("tiny", "edge", "paper")

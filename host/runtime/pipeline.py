@@ -2,23 +2,25 @@
 the current one (Pipe-it's setting on a Zynq: application cores and the PL are different
 processing elements).
 
-    feeder thread   tokenize (inline, or in `tokenize_workers` worker processes) -> pack
     device thread   accel: phase 1, the DVFS decision, phase 2 (one sentence at a time)
-    calling thread  record -> log (in input order)
+    calling thread  tokenize -> pack for the sentences ahead; record -> energy -> log for the
+                    finished ones, in input order
+    worker processes (optional) tokenize, `tokenize_workers` of them
 
-Queues between the threads are bounded (`depth`); the packed token words sit in the backend's
-staging slots (allocated once, reused: double-buffered DMA buffers on a board), so packing the
-next sentence never overwrites the one the device reads. The device stays one sentence at a
-time, in input order, so per-sentence DVFS, cycles and latency accounting are those of the
-serial run; records gain the host figures (stage times, queueing delay, end-to-end latency).
-The log is the serial run's: append-only, flushed per sentence, resumable.
+Python threads share one interpreter lock, so the host stages run in one thread (more threads
+would only add hand-overs); the device thread waits for the PL (or the timing-faithful device)
+without the lock. At most `depth` sentences are in flight, and packed token words sit in the
+backend's staging slots (allocated once, reused: double-buffered DMA buffers on a board), so
+packing the next sentence never overwrites the one the device reads. The device stays one
+sentence at a time, in input order, so per-sentence DVFS, cycles and latency accounting are
+those of the serial run; records gain the host figures (stage times, queueing delay,
+end-to-end latency). The log is the serial run's: append-only, flushed per sentence, resumable.
 """
 from __future__ import annotations
 
 import multiprocessing
 import os
 import queue
-import sys
 import threading
 import time
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -37,16 +39,12 @@ from edgebert.runtime.inputs import Item, item_record, max_tokens, tokenize
 from edgebert.runtime.runner import SentenceRunner, StageTimer, open_log, run_tokenizer, summarize, write_record
 
 _END = object()
-_POLL_S = 0.05
-# A thread waiting for the interpreter lock gets it after at most this long (Python's default,
-# 5 ms, would let a host stage hold the device thread back for 5 ms after its phase ends).
-SWITCH_INTERVAL_S = 1e-4
 
 
 @dataclass(frozen=True)
 class Mapping:
     """Where the host stages run: `tokenize_workers` worker processes for the tokenizer (0: in
-    the feeder thread) and the depth of the queues between stages."""
+    the calling thread), and `depth`, the sentences in flight at most."""
     tokenize_workers: int = 0
     depth: int = 4
 
@@ -56,9 +54,9 @@ class Mapping:
 
     def describe(self) -> str:
         where = (f"{self.tokenize_workers} worker process(es)" if self.tokenize_workers
-                 else "the feeder thread")
-        return (f"tokenize in {where}; pack in the feeder thread; accel in the device thread; "
-                f"record + log in the calling thread; queues {self.depth} deep")
+                 else "the calling thread")
+        return (f"tokenize in {where}; pack, record, energy and log in the calling thread; accel in the "
+                f"device thread; at most {self.depth} sentences in flight")
 
 
 class _Failed:
@@ -66,25 +64,6 @@ class _Failed:
 
     def __init__(self, exc: BaseException):
         self.exc = exc
-
-
-def _put(q: queue.Queue, x, stop: threading.Event) -> bool:
-    while not stop.is_set():
-        try:
-            q.put(x, timeout=_POLL_S)
-            return True
-        except queue.Full:
-            continue
-    return False
-
-
-def _get(q: queue.Queue, stop: threading.Event):
-    while not stop.is_set():
-        try:
-            return q.get(timeout=_POLL_S)
-        except queue.Empty:
-            continue
-    return _END
 
 
 # Worker processes tokenize with a tokenizer of their own (made once per process).
@@ -127,78 +106,26 @@ def handover_ms(items: list[Item], max_len: int, n: int = 200) -> float:
         return (time.process_time() - t0) * 1e3 / len(items)
 
 
-class _Feeder(threading.Thread):
-    """tokenize -> pack, in input order, never more than the staging slots ahead of the device."""
-
-    def __init__(self, runner: SentenceRunner, todo: list[Item], tokenizer, pool, slots: queue.Queue,
-                 out: queue.Queue, stop: threading.Event, depth: int):
-        super().__init__(name="edgebert-feeder", daemon=True)
-        self.runner, self.todo, self.tokenizer, self.pool = runner, todo, tokenizer, pool
-        self.slots, self.out, self.stop, self.depth = slots, out, stop, depth
-
-    def _tokenized(self):
-        """(item, its timer) in input order; with a pool, up to `depth` sentences in flight."""
-        if self.pool is None:
-            for item in self.todo:
-                timer = StageTimer()
-                yield timer("tokenize", tokenize, item, self.tokenizer), timer
-            return
-        window: list[tuple[Future, StageTimer]] = []
-        items = iter(self.todo)
-        for item in items:
-            window.append((self.pool.submit(_tokenize_in_worker, item), StageTimer()))
-            if len(window) >= self.depth:
-                break
-        while window:
-            fut, timer = window.pop(0)
-            item, ms = fut.result()
-            timer.ms["tokenize"] = ms          # the worker's own time; the hand-over is queueing
-            nxt = next(items, None)
-            if nxt is not None:
-                window.append((self.pool.submit(_tokenize_in_worker, nxt), StageTimer()))
-            yield item, timer
-
-    def run(self):
-        try:
-            for item, timer in self._tokenized():
-                if item_record(item) is not None:
-                    packed = None
-                else:
-                    slot = _get(self.slots, self.stop)
-                    if slot is _END:
-                        return
-                    packed = timer("pack", self.runner.pack, item, slot)
-                if not _put(self.out, (item, packed, timer), self.stop):
-                    return
-            _put(self.out, _END, self.stop)
-        except BaseException as e:                # handed on: the log keeps what came before
-            _put(self.out, _Failed(e), self.stop)
-
-
 class _Device(threading.Thread):
-    """accel, one sentence at a time; frees each staging slot when its sentence is done."""
+    """accel, one sentence at a time, in the order given; frees each staging slot as soon as its
+    sentence is done. A failure is handed on in order and ends the thread."""
 
-    def __init__(self, runner: SentenceRunner, slots: queue.Queue, inq: queue.Queue, out: queue.Queue,
-                 stop: threading.Event):
+    def __init__(self, runner: SentenceRunner, slots: queue.Queue, inq: queue.Queue, out: queue.Queue):
         super().__init__(name="edgebert-device", daemon=True)
-        self.runner, self.slots, self.inq, self.out, self.stop = runner, slots, inq, out, stop
+        self.runner, self.slots, self.inq, self.out = runner, slots, inq, out
 
     def run(self):
-        try:
-            while True:
-                x = _get(self.inq, self.stop)
-                if x is _END or isinstance(x, _Failed):
-                    _put(self.out, x, self.stop)
-                    return
-                item, packed, timer = x
+        while (x := self.inq.get()) is not _END:
+            item, packed, timer = x
+            try:
                 outcome = None
                 if packed is not None:
                     outcome = timer("accel", self.runner.accelerate, packed)
                     self.slots.put(packed.slot)
-                if not _put(self.out, (item, outcome, timer), self.stop):
-                    return
-        except BaseException as e:
-            _put(self.out, _Failed(e), self.stop)
+            except BaseException as e:            # handed on: the log keeps what came before
+                self.out.put(_Failed(e))
+                return
+            self.out.put((item, outcome, timer))
 
 
 def run_pipelined(backend: Backend, task, items: list[Item], policy: str, target_ms: float, out: Path,
@@ -217,43 +144,99 @@ def run_pipelined(backend: Backend, task, items: list[Item], policy: str, target
     slots: queue.Queue = queue.Queue()
     for s in range(backend.staging_slots):
         slots.put(s)
-    packed_q: queue.Queue = queue.Queue(maxsize=mapping.depth)
-    done_q: queue.Queue = queue.Queue(maxsize=mapping.depth)
-    stop = threading.Event()
-    threads = [_Feeder(runner, todo, tokenizer, pool, slots, packed_q, stop, mapping.depth),
-               _Device(runner, slots, packed_q, done_q, stop)]
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(SWITCH_INTERVAL_S)
+    to_device: queue.Queue = queue.Queue()
+    from_device: queue.Queue = queue.Queue()
+    device = _Device(runner, slots, to_device, from_device)
+    ahead = _Ahead(todo, tokenizer, pool, mapping.depth)
     t0 = time.perf_counter()
     try:
-        for t in threads:
-            t.start()
+        device.start()
         bar = tqdm(total=len(items), initial=len(items) - len(todo), unit="sentence", disable=not progress,
                    desc=f"{policy} on {backend.name}, pipelined")
+        in_flight = 0
         with bar:
-            while (x := _get(done_q, stop)) is not _END:
+            while True:
+                # Feed the device first (it must not starve), then finish what it has done.
+                while in_flight < mapping.depth and ahead.more() and (ahead.ready_error() or not slots.empty()):
+                    item, timer = ahead.next()
+                    packed = None if item_record(item) is not None else timer("pack", runner.pack, item, slots.get())
+                    to_device.put((item, packed, timer))
+                    in_flight += 1
+                if not in_flight:
+                    break
+                x = from_device.get()
                 if isinstance(x, _Failed):
                     raise x.exc
-                item, outcome, timer = x
-                rec = item_record(item) or timer.stamp(timer("record", runner.record, item, outcome))
-                if stage_log is not None:
-                    stage_log.append(timer.ms)
-                write_record(log, rec, stage_log)
-                records.append(rec)
+                in_flight -= 1
+                records.append(_finish(runner, log, x, stage_log))
                 bar.update()
         os.fsync(log.fileno())
     except DeviceError as e:
         e.args = (f"{e} (the log {out} keeps every finished sentence; rerun to resume)",)
         raise
     finally:
-        stop.set()
-        sys.setswitchinterval(interval)
-        for t in threads:
-            t.join(timeout=10)
+        to_device.put(_END)
+        device.join(timeout=10)
         if pool is not None:
             pool.shutdown(cancel_futures=True)
         log.close()
     return {**summarize(records, header), "loop_s": time.perf_counter() - t0}
+
+
+def _finish(runner: SentenceRunner, log, x, stage_log: list | None) -> dict:
+    """record -> energy -> log of a sentence the device has done (or of an item that did not run)."""
+    item, outcome, timer = x
+    rec = item_record(item)
+    if rec is None:
+        rec = timer.stamp(timer("energy", runner.energy, timer("record", runner.record, item, outcome)))
+    if stage_log is not None:
+        stage_log.append(timer.ms)
+    write_record(log, rec, stage_log)
+    return rec
+
+
+class _Ahead:
+    """The sentences ahead of the device, tokenized in input order: inline, or by worker
+    processes with up to `depth` sentences submitted ahead."""
+
+    def __init__(self, todo: list[Item], tokenizer, pool, depth: int):
+        self.todo, self.tokenizer, self.pool, self.depth = todo, tokenizer, pool, depth
+        self.pos = 0
+        self.window: list[tuple[Future, StageTimer]] = []
+        self._peeked: tuple[Item, StageTimer] | None = None
+
+    def more(self) -> bool:
+        return self._peeked is not None or bool(self.window) or self.pos < len(self.todo)
+
+    def _submit(self) -> None:
+        while self.pool is not None and len(self.window) < self.depth and self.pos < len(self.todo):
+            self.window.append((self.pool.submit(_tokenize_in_worker, self.todo[self.pos]), StageTimer()))
+            self.pos += 1
+
+    def _take(self) -> tuple[Item, StageTimer]:
+        if self.pool is None:
+            timer = StageTimer()
+            item = timer("tokenize", tokenize, self.todo[self.pos], self.tokenizer)
+            self.pos += 1
+            return item, timer
+        self._submit()
+        fut, timer = self.window.pop(0)
+        item, ms = fut.result()
+        timer.ms["tokenize"] = ms              # the worker's own time; the hand-over is queueing
+        self._submit()
+        return item, timer
+
+    def ready_error(self) -> bool:
+        """The next item does not run (it needs no staging slot)."""
+        if self._peeked is None:
+            self._peeked = self._take()
+        return item_record(self._peeked[0]) is not None
+
+    def next(self) -> tuple[Item, StageTimer]:
+        if self._peeked is None:
+            self._peeked = self._take()
+        out, self._peeked = self._peeked, None
+        return out
 
 
 PLAN_SAMPLE = 64
@@ -282,5 +265,5 @@ def plan(task, backend: Backend, items: list[Item], policy: str, target_ms: floa
     words = lambda enc: images.embedding_record_words(task.word_table, np.array(enc.ids)).tolist()
     descs = stage_model.planning_descriptors(sched, task.cfg.layers, [it.encoded for it in sample], words,
                                              [len(it.text) for it in sample], policy, per_cycle)
-    result = stage_model.balance(model, descs, cores or os.cpu_count() or 1, target_ms, backend.staging_slots)
+    result = stage_model.balance(model, descs, cores or os.cpu_count() or 1, target_ms)
     return Mapping(**result["mapping"]), result

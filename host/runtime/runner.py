@@ -18,8 +18,9 @@ import numpy as np
 from tqdm import tqdm
 
 from edgebert.accel import images
-from edgebert.accel.asic12nm import VfGrid, load_grid
+from edgebert.accel.asic12nm import EnergyParams, VfGrid, load_grid
 from edgebert.accel.builds import schedule_for
+from edgebert.accel.energy import asic_deadline_ms, project
 from edgebert.accel.interface import PhaseResult
 from edgebert.accel.numerics.functions import ENTROPY_FRAC
 from edgebert.core.errors import DeviceError, InputError
@@ -92,7 +93,7 @@ def open_log(path: Path, header: dict) -> tuple[list[dict], object]:
 
 
 # ---- one sentence, stage by stage --------------------------------------------------------------
-STAGES = ("tokenize", "pack", "accel", "record", "log")   # docs/host.md: what each one does
+STAGES = ("tokenize", "pack", "accel", "record", "energy", "log")   # docs/host.md: what each one does
 
 
 def _q16(values) -> list[float]:
@@ -130,8 +131,8 @@ class Outcome:
 
 class SentenceRunner:
     """One sentence's stages after tokenizing: `pack` (token words, staged for the device),
-    `accelerate` (phase 1, the DVFS decision, phase 2: the device, one sentence at a time) and
-    `record` (the log record). `run` chains them."""
+    `accelerate` (phase 1, the DVFS decision, phase 2: the device, one sentence at a time),
+    `record` (the log record) and `energy` (its 12 nm projection). `run` chains them."""
 
     def __init__(self, backend: Backend, task, policy: str, target_ms: float, grid: VfGrid | None = None):
         self.backend, self.task, self.policy = backend, task, check_policy(policy)
@@ -142,6 +143,8 @@ class SentenceRunner:
         self.sched = schedule_for(task, backend.board.name, backend.board.array_n).warm()
         self.threshold = task.threshold_q16
         self.layers = task.cfg.layers
+        self.energy_params = EnergyParams.load()
+        self.deadline_ms = asic_deadline_ms(self.target_ms, backend.board, self.energy_params)
         self._record_words = images.embedding_record_words(task.word_table, np.arange(task.cfg.vocab_size)).tolist()
 
     def record_words(self, ids) -> list[int]:
@@ -149,7 +152,7 @@ class SentenceRunner:
         return [self._record_words[i] for i in ids]
 
     def run(self, item: Item) -> dict:
-        return self.record(item, self.accelerate(self.pack(item)))
+        return self.energy(self.record(item, self.accelerate(self.pack(item))))
 
     def pack(self, item: Item, slot: int | None = None) -> Packed:
         enc = item.encoded
@@ -234,6 +237,15 @@ class SentenceRunner:
                    host_clock_switch_ms=o.switch_s * 1e3)
         return rec
 
+    def energy(self, rec: dict) -> dict:
+        """The energy stage: the sentence's 12 nm projection (edgebert.accel.energy, the
+        reports' own; shipped parameters, idle power to the ASIC deadline) in the record."""
+        e = project(rec, self.energy_params, self.sched, self.deadline_ms)
+        rec["energy_12nm"] = {"uj": round(e["energy_uj"], 6), "asic_ms": round(e["asic_ms"], 6),
+                              "phase1_uj": round(e["phases"]["phase1"], 6), "phase2_uj": round(e["phases"]["phase2"], 6),
+                              "idle_uj": round(e["ops"]["idle"], 6)}
+        return rec
+
 
 # ---- a whole run, serial ------------------------------------------------------------------------
 class StageTimer:
@@ -279,7 +291,8 @@ def run(backend: Backend, task, items: list[Item], policy: str, target_ms: float
         if rec is None:
             packed = timer("pack", runner.pack, item)
             outcome = timer("accel", runner.accelerate, packed)
-            rec = timer.stamp(timer("record", runner.record, item, outcome))
+            rec = timer("record", runner.record, item, outcome)
+            rec = timer.stamp(timer("energy", runner.energy, rec))
         if stage_log is not None:
             stage_log.append(timer.ms)
         return rec

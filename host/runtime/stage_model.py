@@ -27,11 +27,11 @@ import numpy as np
 from edgebert.core.errors import InputError
 
 CALIBRATION_DIR = Path(__file__).parent / "calibration"
-HOST_STAGES = ("tokenize", "pack", "accel_host", "record", "log")
+HOST_STAGES = ("tokenize", "pack", "accel_host", "record", "energy", "log")
 FEATURES = {"tokenize": ("chars",), "pack": ("tokens",), "accel_host": ("phases", "switches"),
-            "record": ("exit_layer",), "log": ("exit_layer",)}
+            "record": ("exit_layer",), "energy": ("phases",), "log": ("exit_layer",)}
 FORMAT = "edgebert-stage-model-v1"
-DEPTHS = (1, 2, 4, 8)
+DEPTHS = (2, 3, 4, 8)     # sentences in flight: 2 is the least that overlaps host and device
 REFERENCE_MACHINE = "x86_64"     # the machine the shipped measured model comes from
 # The boards' application cores, as slowdowns of the reference machine's core for this
 # single-threaded Python work: assumptions until `bench host --pipeline --calibrate` runs on a
@@ -62,7 +62,7 @@ def device_ms(sched, words: list[int], rec: dict, switch_us: float) -> float:
 
 def measured(stage_ms: dict, desc: dict) -> dict:
     """The host stages' measured times of one sentence (the accel stage less its device time)."""
-    out = {k: stage_ms[k] for k in ("tokenize", "pack", "record", "log") if k in stage_ms}
+    out = {k: stage_ms[k] for k in ("tokenize", "pack", "record", "energy", "log") if k in stage_ms}
     if "accel" in stage_ms:
         out["accel_host"] = stage_ms["accel"] - desc["device_ms"]
     return out
@@ -173,8 +173,7 @@ def _means(model: StageModel, descs: list[dict]) -> dict[str, float]:
     return {s: float(np.mean([model.predict(s, d) for d in descs])) for s in ("device",) + HOST_STAGES}
 
 
-def balance(model: StageModel, descs: list[dict], cores: int, target_ms: float | None = None,
-            staging_slots: int = 2) -> dict:
+def balance(model: StageModel, descs: list[dict], cores: int, target_ms: float | None = None) -> dict:
     """The mapping (tokenize workers, queue depth) that maximizes predicted throughput on
     `cores` cores, subject to the predicted end-to-end latency meeting `target_ms`; with every
     candidate's prediction and the bottleneck."""
@@ -182,15 +181,15 @@ def balance(model: StageModel, descs: list[dict], cores: int, target_ms: float |
     serial = sum(t.values())
     candidates = []
     for workers in range(0, max(cores, 1)):
-        main = (model.ipc_ms if workers else t["tokenize"]) + t["pack"] + t["accel_host"] + t["record"] + t["log"]
+        main = (model.ipc_ms if workers else t["tokenize"]) + sum(t[s] for s in HOST_STAGES if s != "tokenize")
         parts = {"device": t["device"] + t["accel_host"], "main process (one interpreter lock)": main}
         if workers:
             parts[f"tokenize workers ({workers})"] = t["tokenize"] / workers
         period = max(parts.values())
         bottleneck = max(parts, key=parts.get)
         for depth in DEPTHS:
-            # Full queues when the device is the bottleneck: a sentence waits behind those ahead.
-            ahead = (2 * depth + staging_slots) if bottleneck == "device" else 1
+            # Device-bound, a sentence waits behind the others in flight; else it hardly waits.
+            ahead = depth - 1 if bottleneck == "device" else 0
             e2e = serial + ahead * period
             candidates.append({"tokenize_workers": workers, "depth": depth, "period_ms": round(period, 5),
                                "sentences_per_s": round(1e3 / period, 1), "end_to_end_ms": round(e2e, 4),

@@ -20,6 +20,7 @@ from edgebert.accel import images
 from edgebert.accel.builds import schedule_for
 from edgebert.runtime import stage_model
 from edgebert.runtime.boards import Board
+from edgebert.runtime.golden_backend import GoldenBackend
 from edgebert.runtime.inputs import Item, is_sentence, max_tokens, tokenize
 from edgebert.runtime.pipeline import Mapping, handover_ms, run_pipelined
 from edgebert.runtime.runner import open_log, run, run_header, run_tokenizer
@@ -52,16 +53,17 @@ def descriptors(hw, board: Board, items: list[Item], records: list[dict], tokeni
 
 
 def comparable_clock(board: Board, host_ms: float, device_top_ms: float) -> float:
-    """The board clock at which the device's mean time comes closest to the host's, at most the
-    board's maximum (a faster host than the board's cores meets the device at a lower clock)."""
+    """The board clock at which the device's mean time comes closest to the host's: lower than
+    the top clock when the host is the slower, the top clock (the closest it gets) when the
+    device is."""
     want = min(board.top_clock * device_top_ms / max(host_ms, 1e-9), board.top_clock)
     return min(board.clocks, key=lambda f: abs(f - want))
 
 
 class _Passes:
-    """Timed passes over the same items on one device, each into its own log."""
+    """Passes over the same items on one device (timed, or any backend), each into its own log."""
 
-    def __init__(self, device: TimedDevice, hw, items: list[Item], policy: str, target_ms: float, folder: Path):
+    def __init__(self, device, hw, items: list[Item], policy: str, target_ms: float, folder: Path):
         self.device, self.hw, self.items, self.policy, self.target_ms = device, hw, items, policy, target_ms
         self.folder = folder
         self.tokenizer = run_tokenizer(hw, device, items)
@@ -121,9 +123,10 @@ def bench_pipeline(hw, board: Board, items: list[Item], policy: str, target_ms: 
                 stage_model.save_with_assumed_cores(model)
         serial, serial_log, serial_wall, serial_overruns = passes.run("serial", header)
         descs, times = passes.timed(serial, serial_log, capped)
-        plan = stage_model.balance(model, descs, cores, target_ms, device.staging_slots)
+        plan = stage_model.balance(model, descs, cores, target_ms)
         mapping = Mapping(**plan["mapping"])
         piped, _, piped_wall, piped_overruns = passes.run("pipelined", header, mapping)
+        cpu = _cpu_baseline(hw, board, items, policy, target_ms, artifact_sha256, Path(tmp), mapping)
     n = len(serial)
     return {"task": hw.name, "board": board.name, "clock_mhz": clock_mhz, "policy": policy, "sentences": n,
             "cores": cores, "device": "timing-faithful (C-simulation answers, held for cycles / clock)",
@@ -136,6 +139,7 @@ def bench_pipeline(hw, board: Board, items: list[Item], policy: str, target_ms: 
             "stages": stage_model.compare(model, descs, times),
             "stage_model": {"machine": model.machine, "note": model.note, "calibrated_here": calibrate},
             "overruns": {"serial": serial_overruns, "pipelined": piped_overruns},
+            "cpu_baseline": cpu,
             "prime_wall_s": round(prime_wall, 1)}
 
 
@@ -162,7 +166,7 @@ def predict_pipeline(hw, board: Board, items: list[Item], policy: str, target_ms
         header = run_header(hw, policy, target_ms, "timed", board, "dev", artifact_sha256)
         records, log, _, _ = passes.run("prime", header)
         descs, _ = passes.timed(records, log, board)
-    plan = stage_model.balance(model, descs, cores, target_ms, device.staging_slots)
+    plan = stage_model.balance(model, descs, cores, target_ms)
     return {"task": hw.name, "board": board.name, "clock_mhz": board.top_clock, "policy": policy,
             "sentences": len(descs), "stage_model": {"machine": model.machine, "assumed": model.assumed},
             "cores": cores, "mapping": plan["mapping"], "predicted_bottleneck": plan["predicted"]["bottleneck"],
@@ -171,3 +175,17 @@ def predict_pipeline(hw, board: Board, items: list[Item], policy: str, target_ms
             "predicted_speedup": plan["predicted_speedup"],
             "predicted_end_to_end_ms": plan["predicted"]["end_to_end_ms"],
             "stage_mean_ms": plan["stage_mean_ms"]}
+
+
+def _cpu_baseline(hw, board: Board, items: list[Item], policy: str, target_ms: float, artifact_sha256: str,
+                  folder: Path, mapping: Mapping) -> dict:
+    """The same sentences with the golden model on the host's cores in place of the PL (what a
+    user without the PL would do), serial and pipelined with the same mapping."""
+    out = {"device": "golden model (numpy) on the host's cores"}
+    for name, how in (("serial", None), ("pipelined", mapping)):
+        with GoldenBackend(board) as device:
+            header = run_header(hw, policy, target_ms, "golden", board, "dev", artifact_sha256)
+            passes = _Passes(device, hw, items, policy, target_ms, folder)
+            records, _, wall, _ = passes.run(f"cpu-{name}", header, how)
+        out[f"sentences_per_s_{name}"] = round(len(records) / wall, 1)
+    return out

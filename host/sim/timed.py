@@ -8,8 +8,8 @@ clock set, and each clock switch for the board's switch time. Answers are rememb
 measured pass then takes only the board's time. A phase whose answer is not remembered is
 computed on the spot and counted in `overruns` (it cannot be held to the board's time).
 
-While it holds, the device sleeps (releasing the interpreter lock) and spins the last tenth
-of a millisecond, as a host polling ap_done would.
+While it holds, the device thread sleeps (the interpreter lock free for the host stages) until
+its wake-up lateness before the end, then spins to the end.
 """
 from __future__ import annotations
 
@@ -20,16 +20,28 @@ import numpy as np
 from edgebert.accel.interface import PhaseResult
 from edgebert.runtime.backend import Backend
 
-SPIN_S = 1e-4      # the last stretch of a hold is spun, not slept (a sleep overshoots by ~0.07 ms)
+_slack: list[float] = []
+
+
+def sleep_slack() -> float:
+    """How late this machine wakes from a short sleep (median of a few, measured once)."""
+    if not _slack:
+        late = []
+        for _ in range(15):
+            t0 = time.perf_counter()
+            time.sleep(2e-4)
+            late.append(time.perf_counter() - t0 - 2e-4)
+        _slack.append(max(sorted(late)[len(late) // 2], 0.0))
+    return _slack[0]
 
 
 def hold_until(deadline: float) -> None:
-    """Wait until perf_counter() reaches `deadline`: asleep (the interpreter lock given away)
-    but for the last SPIN_S, which is spun: yielding there could lose the core for a whole
-    scheduler slice."""
-    left = deadline - time.perf_counter()
-    if left > SPIN_S:
-        time.sleep(left - SPIN_S)
+    """Wait until perf_counter() reaches `deadline`: asleep (the interpreter lock free for the
+    host stages) until the machine's wake-up lateness before it, then spinning: giving the lock
+    away for the last few microseconds would only cost a hand-over to get it back."""
+    left = deadline - time.perf_counter() - sleep_slack()
+    if left > 0:
+        time.sleep(left)
     while time.perf_counter() < deadline:
         pass
 

@@ -1,7 +1,7 @@
 """The 12 nm ASIC's parameters (`params/asic12nm.json` beside this module, each with its source)
 and its voltage/frequency operating points: the alpha-power law
 f(V) = f0 ((V - Vth)^alpha / V) / ((V0 - Vth)^alpha / V0) on a grid of `levels` supplies from
-Vmin to V0. The energy formula that uses them is `edgebert.analysis.energy`.
+Vmin to V0. The energy formula that uses them is `edgebert.accel.energy`.
 
 A board's PL clock stands in for the ASIC's frequency: a clock at a fraction r of the board's
 maximum maps to the lowest grid point whose frequency is at least r f0, so that a sentence that

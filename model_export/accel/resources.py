@@ -71,19 +71,27 @@ def weight_store(n: int, lim: dict) -> dict:
             "tiles": 6 * _tiles(H, n) + _tiles(F, n) + on_chip * r["tiles"], "tables": L * E + MAX_TYPES * E}
 
 
-def task_weight_bytes(task, n: int) -> dict:
+def task_weight_bytes(task, n: int, ramps_on_chip: bool = True, max_len: int | None = None) -> dict:
     """One task's weights on chip in the bitmask-sparse store (non-zero codes, n-bit lane
-    masks, tile starts; position and type tables dense) against the same matrices dense, for
-    off-ramps on chip. `task` is an artifact HwTask."""
-    sparse = dense = 0
+    masks, tile starts; position and type tables dense) against the same matrices dense
+    (`ramps_on_chip` False: a build that reads the off-ramps from DDR keeps them out of both;
+    `max_len`: the build's longest sentence, the position rows its table buffer holds), and the
+    non-zero codes the store must hold. `task` is an artifact HwTask."""
+    sparse = dense = codes = 0
     for name, t in task.matrices.items():
+        if name.startswith("ramps.") and not ramps_on_chip:
+            continue
         rows, cols = t.codes.shape
+        if name == "position" and max_len is not None:
+            rows = min(rows, max_len)
         dense += rows * cols
         if name in ("position", "token_type"):
             sparse += rows * cols
         else:
-            sparse += int((t.codes != 0).sum()) + cols * _tiles(rows, n) * n // 8 + 4 * _tiles(rows, n)
-    return {"bytes_on_chip": sparse, "bytes_dense": dense, "ratio": sparse / dense}
+            nonzero = int((t.codes != 0).sum())
+            codes += nonzero
+            sparse += nonzero + cols * _tiles(rows, n) * n // 8 + 4 * _tiles(rows, n)
+    return {"bytes_on_chip": sparse, "bytes_dense": dense, "ratio": round(sparse / dense, 4), "codes": codes}
 
 
 def buffers(n: int, lim: dict) -> list[tuple[str, int, int, int, str, int]]:

@@ -12,8 +12,10 @@ from edgebert.cli.options import emit, json_option, load_hw, make_backend, task_
 @click.command()
 @click.option("--board", required=True, help="zcu104, kv260 or pynq-z2 (model_export/accel/boards.json).")
 @click.option("--estimate", is_flag=True, help="Print the resource estimate against the part's capacity.")
+@click.option("--model-dir", default=None,
+              help="Model package whose task images are sized in the build's weight store (default models/tiny).")
 @json_option()
-def build(board, estimate, as_json):
+def build(board, estimate, model_dir, as_json):
     """Board builds: the resource estimate (--estimate); the build itself is `make -C bitstreams BOARD=B`."""
     from edgebert.accel.builds import get_build
     from edgebert.accel.fit import board_fit
@@ -24,11 +26,28 @@ def build(board, estimate, as_json):
         raise click.UsageError(f"building needs Vitis HLS and Vivado: run `make -C bitstreams BOARD={board}` "
                                f"(docs/board.md); `edgebert build --board {board} --estimate` prints the estimate")
     out, buffers = board_fit(load_model_config(get_board(board).model_config), b)
+    out["task_images"] = _task_images(b, model_dir)
     if not as_json:
         for row in buffers:
             click.echo(f"{row['buffer']:>10}: {row['banks']:>3} x {row['depth']:>6} x {row['width']:>3} bit -> "
                        + (f"{row['uram']} URAM" if "uram" in row else f"{row['bram36']:g} BRAM36"))
     emit(out, as_json)
+
+
+def _task_images(b, model_dir) -> dict:
+    """Each shipped task's image in the build's bitmask-sparse weight store (non-zero codes,
+    masks, tile starts, dense tables) against the same weights dense, and whether its codes fit
+    the store's capacity."""
+    from edgebert.accel.artifact import load_artifact
+    from edgebert.accel.checksum import artifact_dir
+    from edgebert.accel.resources import task_weight_bytes, weight_store
+    capacity = weight_store(b.n, b.limits)["codes"]
+    out = {}
+    for name, task in load_artifact(artifact_dir(model_dir)).items():
+        sizes = task_weight_bytes(task, b.n, ramps_on_chip=not b.limit("EB_RAMPS_IN_DDR"),
+                                  max_len=b.limit("EB_MAX_LEN"))
+        out[name] = {**sizes, "code_capacity": capacity, "fits_store": sizes["codes"] <= capacity}
+    return out
 
 
 @click.group()

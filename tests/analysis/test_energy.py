@@ -9,7 +9,7 @@ import pytest
 
 from edgebert.accel.asic12nm import PARAMS, EnergyParams, EnergyParamsError
 from edgebert.accel.cost import Schedule
-from edgebert.analysis.energy import phase_energy
+from edgebert.accel.energy import phase_energy
 from edgebert.analysis.replay import ee_exit, lai, layer_costs, load_exit_data, replay
 from edgebert.core.config import load_model_config
 from edgebert.core.docgen import read_sections

@@ -8,7 +8,7 @@ import pytest
 
 from edgebert.accel.asic12nm import EnergyParams, EnergyParamsError
 from edgebert.accel.cost import Schedule
-from edgebert.analysis.energy import (
+from edgebert.accel.energy import (
     OPERATORS,
     idle_energy_uj,
     operator_energy,

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from edgebert.accel import cost
 from edgebert.accel.asic12nm import EnergyParams
 from edgebert.accel.cost import GEMM_OPERATORS, OPERATOR_PHASE, PHASE_CYCLES, Schedule
-from edgebert.analysis.energy import phase_energy
+from edgebert.accel.energy import phase_energy
 from edgebert.characterize.operators import (
     ARRAYS,
     CONFIGS,

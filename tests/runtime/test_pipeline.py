@@ -69,11 +69,25 @@ def test_pipelined_run_equals_serial_and_resumes_every_sentence_once(mapping, ta
     assert summary["n"] == 24
     for r in piped[len(partial):]:                     # what this run did: its host figures
         h = r["host"]
-        assert set(h["stage_ms"]) == {"tokenize", "pack", "accel", "record"}
+        assert set(h["stage_ms"]) == {"tokenize", "pack", "accel", "record", "energy"}
         assert h["end_to_end_ms"] >= sum(h["stage_ms"].values()) - 1e-3 and h["queue_ms"] >= 0
     # lai's first sentence may differ by one clock switch (the fault left the clock elsewhere)
     assert same_results(piped[len(partial) + 1:], serial_log[len(partial) + 1:])
     assert same_results(piped[:len(partial)], serial_log[:len(partial)])
+
+
+def test_energy_stage_is_the_reports_projection(task, serial_log):
+    from edgebert.accel.asic12nm import EnergyParams
+    from edgebert.accel.builds import schedule_for
+    from edgebert.accel.energy import asic_deadline_ms, project
+    p = EnergyParams.load()
+    sched = schedule_for(task, "sim", get_board("sim").array_n)
+    deadline = asic_deadline_ms(6.0, get_board("sim"), p)
+    for r in serial_log:
+        e = project(r, p, sched, deadline)
+        assert r["energy_12nm"]["uj"] == pytest.approx(e["energy_uj"], abs=1e-6)
+        assert r["energy_12nm"]["asic_ms"] == pytest.approx(e["asic_ms"], abs=1e-6)
+    assert len({r["energy_12nm"]["uj"] for r in serial_log}) > 10          # one per sentence
 
 
 def test_same_results_notices_a_different_record(serial_log):
@@ -136,7 +150,8 @@ def _synthetic(n=400, seed=0):
         d["phases"] = 1 + (d["exit_layer"] > 1)
         t = {"tokenize": 0.05 + 0.001 * d["chars"], "pack": 0.02 + 0.002 * d["tokens"],
              "accel_host": 0.1 + 0.05 * d["phases"] + 0.02 * d["switches"],
-             "record": 0.08 + 0.004 * d["exit_layer"], "log": 0.03 + 0.002 * d["exit_layer"]}
+             "record": 0.08 + 0.004 * d["exit_layer"], "energy": 0.05 + 0.04 * d["phases"],
+             "log": 0.03 + 0.002 * d["exit_layer"]}
         t = {k: v * rng.uniform(0.97, 1.03) for k, v in t.items()}
         if rng.random() < 0.03:                        # a scheduler pause
             t["tokenize"] += 5.0
@@ -169,7 +184,7 @@ def test_balancing_finds_the_bottleneck_and_respects_the_latency_target():
     out = stage_model.balance(model, device_bound, cores=2)
     assert out["predicted"]["bottleneck"] == "device"
     assert out["predicted_speedup"] == pytest.approx(1 + (host - model.coef["accel_host"][0]) / (4 * host), rel=0.2)
-    assert out["mapping"]["depth"] == 1                # deeper queues buy nothing but latency
+    assert out["mapping"]["depth"] == 2                # more in flight buys nothing but latency
     # A tokenizer three times the rest, a cheap hand-over and four cores: workers take it.
     heavy = stage_model.StageModel("test", {**model.coef, "tokenize": [3 * host, 0.0]}, ipc_ms=0.01)
     out = stage_model.balance(heavy, [{**d, "device_ms": 0.1} for d in descs], cores=4)
