@@ -46,7 +46,7 @@ class Mapping:
     """Where the host stages run: `tokenize_workers` worker processes for the tokenizer (0: in
     the calling thread), and `depth`, the sentences in flight at most."""
     tokenize_workers: int = 0
-    depth: int = 4
+    depth: int = 2
 
     def __post_init__(self):
         if self.tokenize_workers < 0 or self.depth < 1:
