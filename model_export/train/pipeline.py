@@ -233,11 +233,11 @@ class Run:
 
     def step_stage1(self) -> dict:
         if "stage1" not in self.cfg["stages"]:
-            if not self.cfg["stages"]["stage2"].get("init_from"):
+            if not self.cfg["stages"].get("stage2", {}).get("init_from"):
                 raise ValueError("the config has no stages.stage1 and no stages.stage2.init_from: "
                                  "stage 2 has nothing to start from")
             return {"skipped": "no stages.stage1: stage 2 starts from stages.stage2.init_from"}
-        if self.cfg["stages"]["stage2"].get("init_from"):
+        if self.cfg["stages"].get("stage2", {}).get("init_from"):
             raise ValueError("stages.stage1 and stages.stage2.init_from both give stage 2 its "
                              "start point; keep one")
         model = self.new_model()
@@ -280,7 +280,7 @@ class Run:
         """The checkpoint stage 2 starts from: `stages.stage2.init_from` (a packaged model's
         weights, whose off-ramps stage 2 trains again), else the last backbone step the config
         has."""
-        init = self.cfg["stages"]["stage2"].get("init_from")
+        init = self.cfg["stages"].get("stage2", {}).get("init_from")
         if init:
             path = REPO_ROOT / init
             if not path.is_file():

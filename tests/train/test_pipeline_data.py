@@ -46,8 +46,25 @@ def test_sentence_steps_are_skipped_without_config(tmp_path):
     run = _run(tmp_path, {})
     assert "skipped" in run.step_sentence_data()
     assert "skipped" in run.step_sentence_tuning()
-    assert run._backbone() == "stage1.safetensors"
+    assert run._backbone() == run.path("stage1.safetensors")
     assert STEPS.index("sentence_tuning") == STEPS.index("stage1") + 1
+
+
+def test_stage2_can_start_from_a_package(tmp_path):
+    from edgebert.core.paths import REPO_ROOT
+    run = _run(tmp_path, {})
+    run.cfg["stages"] = {"stage2": {"init_from": "missing/weights.safetensors"}}
+    assert "skipped" in run.step_stage1()
+    with pytest.raises(FileNotFoundError, match="init_from"):
+        run._backbone()
+    run.cfg["stages"]["stage2"]["init_from"] = "models/tiny/sst2/weights.safetensors"
+    assert run._backbone() == REPO_ROOT / "models/tiny/sst2/weights.safetensors"
+    run.cfg["stages"]["stage1"] = {}
+    with pytest.raises(ValueError, match="keep one"):
+        run.step_stage1()
+    run.cfg["stages"] = {"stage2": {}}
+    with pytest.raises(ValueError, match="nothing to start from"):
+        run.step_stage1()
 
 
 def _glue_file(root, folder: str, header: str, rows: list[str]) -> None:
