@@ -174,9 +174,9 @@ def _means(model: StageModel, descs: list[dict]) -> dict[str, float]:
 
 
 def balance(model: StageModel, descs: list[dict], cores: int, target_ms: float | None = None) -> dict:
-    """The mapping (tokenize workers, queue depth) that maximizes predicted throughput on
-    `cores` cores, subject to the predicted end-to-end latency meeting `target_ms`; with every
-    candidate's prediction and the bottleneck."""
+    """The mapping (tokenize workers, sentences in flight) that maximizes predicted throughput
+    on `cores` cores, subject to the predicted end-to-end latency meeting `target_ms`; with
+    every candidate's prediction and the bottleneck."""
     t = _means(model, descs)
     serial = sum(t.values())
     candidates = []
@@ -194,9 +194,12 @@ def balance(model: StageModel, descs: list[dict], cores: int, target_ms: float |
             candidates.append({"tokenize_workers": workers, "depth": depth, "period_ms": round(period, 5),
                                "sentences_per_s": round(1e3 / period, 1), "end_to_end_ms": round(e2e, 4),
                                "bottleneck": bottleneck})
-    ok = [c for c in candidates if target_ms is None or c["end_to_end_ms"] <= target_ms] or candidates
-    best = min(ok, key=lambda c: (round(c["period_ms"] / min(x["period_ms"] for x in ok), 2), c["depth"],
-                                  c["tokenize_workers"]))
+    ok = [c for c in candidates if target_ms is None or c["end_to_end_ms"] <= target_ms]
+    if ok:     # the shortest period (within 1 %), then the fewest in flight and workers
+        shortest = min(c["period_ms"] for c in ok)
+        best = min(ok, key=lambda c: (round(c["period_ms"] / shortest, 2), c["depth"], c["tokenize_workers"]))
+    else:      # none meets the target: the lowest latency, reported as a miss
+        best = min(candidates, key=lambda c: (c["end_to_end_ms"], c["period_ms"]))
     return {"mapping": {"tokenize_workers": best["tokenize_workers"], "depth": best["depth"]},
             "predicted": best, "serial_period_ms": round(serial, 5),
             "predicted_speedup": round(serial / best["period_ms"], 3), "stage_mean_ms": {k: round(v, 5) for k, v in t.items()},

@@ -193,6 +193,7 @@ def test_balancing_finds_the_bottleneck_and_respects_the_latency_target():
     # An end-to-end target no mapping meets: the lowest-latency one, said to miss.
     tight = stage_model.balance(model, device_bound, cores=2, target_ms=1e-3)
     assert not tight["meets_target"]
+    assert tight["predicted"]["end_to_end_ms"] == min(c["end_to_end_ms"] for c in tight["candidates"])
 
 
 def test_run_pipeline_auto_plans_from_the_shipped_stage_model(task, tmp_path):
