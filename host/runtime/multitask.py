@@ -15,7 +15,7 @@ from pathlib import Path
 
 from edgebert.runtime.backend import Backend
 from edgebert.runtime.inputs import Item, is_sentence, item_record
-from edgebert.runtime.runner import SentenceRunner, append_records, open_log, summarize
+from edgebert.runtime.runner import SentenceRunner, append_records, open_log, restore_clock, summarize
 
 INTERLEAVE = "{k} sentence(s) of each task in turn, in the header's task order; a task that runs out drops out"
 
@@ -43,11 +43,6 @@ def multitask_header(tasks: dict, policy: str, target_ms: float, backend: str, b
             "array_n": board.array_n, "artifact_sha256": artifact_sha256}
 
 
-def _last_clock(rec: dict) -> float | None:
-    phase = rec.get("phase2") or rec.get("phase1")
-    return phase["clock_mhz"] if phase else None
-
-
 def _load(backend: Backend, hw) -> dict:
     """Make `hw` the loaded task; what moved, with the load commands' counters if kept."""
     kept = getattr(backend, "load_counters", None)
@@ -68,7 +63,7 @@ def run_multitask(backend: Backend, tasks: dict, stream: list[tuple[str, Item]],
     last = next((r for r in reversed(records) if is_sentence(r)), None)
     if last is not None:                         # resumed: the accelerator as the log left it
         restored = _load(backend, tasks[last["task"]])
-        backend.set_clock(_last_clock(last))
+        restore_clock(backend, records)
     todo = [(t, it) for t, it in stream if it.id not in done]
 
     def record(pair: tuple[str, Item]) -> dict:

@@ -36,7 +36,15 @@ from edgebert.core.errors import DeviceError, InputError
 from edgebert.runtime import stage_model
 from edgebert.runtime.backend import Backend
 from edgebert.runtime.inputs import Item, item_record, max_tokens, tokenize
-from edgebert.runtime.runner import SentenceRunner, StageTimer, open_log, run_tokenizer, summarize, write_record
+from edgebert.runtime.runner import (
+    SentenceRunner,
+    StageTimer,
+    open_log,
+    restore_clock,
+    run_tokenizer,
+    summarize,
+    write_record,
+)
 
 _END = object()
 
@@ -141,6 +149,7 @@ def run_pipelined(backend: Backend, task, items: list[Item], policy: str, target
     pool = (tokenizer_pool(mapping.tokenize_workers, max_tokens(task, backend.board.name))
             if mapping.tokenize_workers and tokenizer is not None else None)
     backend.prepare(task)
+    restore_clock(backend, records)
     slots: queue.Queue = queue.Queue()
     for s in range(backend.staging_slots):
         slots.put(s)

@@ -281,6 +281,7 @@ def run(backend: Backend, task, items: list[Item], policy: str, target_ms: float
     runner = SentenceRunner(backend, task, policy, target_ms)
     tokenizer = run_tokenizer(task, backend, items)
     backend.prepare(task)
+    restore_clock(backend, records)
     todo = [it for it in items if it.id not in done]
     t0 = time.perf_counter()
 
@@ -299,6 +300,15 @@ def run(backend: Backend, task, items: list[Item], policy: str, target_ms: float
     append_records(out, log, records, todo, record, desc=f"{policy} on {backend.name}", disable=not progress,
                    initial=len(items) - len(todo), total=len(items), stage_log=stage_log)
     return {**summarize(records, header), "loop_s": time.perf_counter() - t0}
+
+
+def restore_clock(backend: Backend, records: list[dict]) -> float | None:
+    """A resumed run first puts the clock back where its log left it (unlogged), so that the
+    resumed log holds the clock switches of a run never interrupted. Returns that clock."""
+    last = next((r for r in reversed(records) if is_sentence(r)), None)
+    if last is None:
+        return None
+    return backend.set_clock((last.get("phase2") or last["phase1"])["clock_mhz"])
 
 
 def run_tokenizer(task, backend: Backend, items: list[Item]):
