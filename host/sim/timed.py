@@ -58,7 +58,6 @@ class TimedDevice(Backend):
         self._sentence: tuple | None = None       # (phase-1 key, tokens) of the current sentence
         self._inner_sentence: tuple | None = None  # the sentence inner's state holds after phase 1
         self.overruns = 0
-        self.held_s = 0.0
 
     # Loading is not timed: a run loads once, before its sentences.
     def prepare(self, task) -> dict[str, int]:
@@ -88,7 +87,6 @@ class TimedDevice(Backend):
             self.overruns += 1
             return
         hold_until(deadline)
-        self.held_s += seconds
 
     def _phase_time(self, r: PhaseResult) -> float:
         return r.counters["cycles"] / (self.clock.mhz * 1e6)
