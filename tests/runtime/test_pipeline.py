@@ -1,5 +1,6 @@
 """The pipelined runner, the timing-faithful device, the per-stage predictor and the balancing."""
 import json
+import sys
 import time
 
 import numpy as np
@@ -57,8 +58,10 @@ class FailingAt(CSimBackend):
 def test_pipelined_run_equals_serial_and_resumes_every_sentence_once(mapping, task, serial_log, tmp_path):
     items = task_items("sst2", Tokenizer(128), 24, defer=True)
     out = tmp_path / "piped.jsonl"
+    interval = sys.getswitchinterval()
     with FailingAt(11) as be, pytest.raises(DeviceError, match="rerun to resume"):
         run_pipelined(be, task, items, "lai", 6.0, out, HEADER, mapping, progress=False)
+    assert sys.getswitchinterval() == interval            # the run's prompt hand-over ends with it
     partial = _records(out)
     assert [r["id"] for r in partial] == [r["id"] for r in serial_log[:len(partial)]]
     assert len(partial) <= 10                          # nothing after the fault was logged
