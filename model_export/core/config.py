@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import MISSING, asdict, dataclass, fields
 from pathlib import Path
 
 from edgebert.core.errors import InputError, MissingFileError
@@ -45,8 +45,14 @@ class ModelConfig:
         return cls(**{k: v for k, v in d.items() if k in known})
 
 
-def load_model_config(name_or_path: str, **overrides) -> ModelConfig:
-    """A named config (`tiny`, `edge`, `paper`) or a path to a JSON file."""
+def load_model_config(name_or_path: str | dict, **overrides) -> ModelConfig:
+    """A named config (`tiny`, `edge`, `paper`), a path to a JSON file, or the config itself (a
+    dict, as a training config may carry it inline)."""
+    if isinstance(name_or_path, dict):
+        missing = [f.name for f in fields(ModelConfig) if f.default is MISSING and f.name not in name_or_path]
+        if missing:
+            raise InputError(f"inline model config lacks {', '.join(missing)}")
+        return ModelConfig.from_dict({**name_or_path, **overrides})
     path = Path(name_or_path)
     if not path.suffix:
         path = CONFIG_DIR / "model" / f"{name_or_path}.json"

@@ -1,8 +1,9 @@
 """The training pipeline as a list of named steps (teacher -> embedding -> general ->
-distill_data -> sentence_data -> corpus_data -> stage1 -> sentence_tuning -> stage2 -> qat ->
-calibrate -> package -> export).
+distill_data -> sentence_data -> corpus_data -> stage1 -> screen -> sentence_tuning -> stage2 ->
+qat -> calibrate -> package -> export).
 Each step writes `reports/<step>.json` in the run folder; a step whose report exists is skipped,
 so an interrupted run resumes where it stopped. Steps a config does not ask for report "skipped".
+`teacher_from`: the teacher, embedding and distill_data steps come from another run (train.reuse).
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from edgebert.core.config import load_model_config
 from edgebert.core.paths import REPO_ROOT
 from edgebert.core.tasks import Example, encode_examples, get_task, read_examples, read_sentences, split_train
 from edgebert.core.tokenization import Tokenizer
-from edgebert.train import calibration, corpus, teacher
+from edgebert.train import calibration, corpus, reuse, teacher
 from edgebert.train import evaluate as ev
 from edgebert.train.augment import Augmenter
 from edgebert.train.embedding import build_table, load_table, low_rank_basis, save_table, sha256_file
@@ -30,17 +31,19 @@ from edgebert.train.package import EMBEDDING_FILE, load_checkpoint, save_checkpo
 from edgebert.train.predictor import fit_predictors
 from edgebert.train.pruning import sparsity_report
 from edgebert.train.quant import FakeQuantHooks, calibrate_formats
+from edgebert.train.screen import screen
 from edgebert.train.span import removable_heads
 from edgebert.train.stages import general, qat, stage1, stage2
 
 STEPS = ("teacher", "embedding", "general", "distill_data", "sentence_data", "corpus_data",
-         "stage1", "sentence_tuning", "stage2", "qat", "calibrate", "package", "export")
+         "stage1", "screen", "sentence_tuning", "stage2", "qat", "calibrate", "package", "export")
 LONG_TOKENS = 25   # validation sentences this long are scored apart: they resemble GLUE dev
 
 
 class Run:
-    def __init__(self, cfg: dict, out: Path, glue_dir: Path | None):
+    def __init__(self, cfg: dict, out: Path, glue_dir: Path | None, observer=None):
         self.cfg, self.out, self.glue_dir = cfg, Path(out), glue_dir
+        self.observer = observer     # called with every validation result (a search's progress)
         self.task = get_task(cfg["task"])
         self.model_cfg = load_model_config(cfg["model"], num_labels=self.task.num_labels)
         self.tok = Tokenizer(self.model_cfg.max_len)
@@ -86,6 +89,8 @@ class Run:
 
     # ---- steps --------------------------------------------------------------------------
     def step_teacher(self) -> dict:
+        if (taken := reuse.report_for("teacher", self.cfg, self.out, self.model_cfg.embed_dim)) is not None:
+            return taken
         hp = self.cfg["teacher"]
         dev_enc, dev_y = self.encoded("dev"), self.labels("dev")
 
@@ -104,6 +109,8 @@ class Run:
     def step_embedding(self) -> dict:
         """The shared table (built once, reused by every task) and this run's start values for
         the position and token-type tables, projected with the same low-rank basis."""
+        if (taken := reuse.report_for("embedding", self.cfg, self.out, self.model_cfg.embed_dim)) is not None:
+            return taken
         e = self.cfg["embedding"]
         tables = teacher.pretrained_embeddings()
         _, basis = low_rank_basis(tables["word"], self.model_cfg.embed_dim)
@@ -116,7 +123,7 @@ class Run:
         pos, typ = tables["position"], tables["type"]
         torch.save({"position": (pos - pos.mean(0)) @ basis, "type": (typ - typ.mean(0)) @ basis},
                    self.path("embedding_init.pt"))
-        return {"path": str(path.relative_to(REPO_ROOT)), "built_here": built, "sha256": sha,
+        return {"path": e["path"], "built_here": built, "sha256": sha,
                 "shape": list(table.shape), "sparsity": float((table == 0).float().mean())}
 
     def step_general(self) -> dict:
@@ -151,6 +158,8 @@ class Run:
 
     def step_distill_data(self) -> dict:
         """Teacher logits for the training split, the validation split and augmented samples."""
+        if (taken := reuse.report_for("distill_data", self.cfg, self.out, self.model_cfg.embed_dim)) is not None:
+            return taken
         model = teacher.load_finetuned(self.path("teacher"))
         n_aug = self.cfg["augment"]["samples"]
         aug = Augmenter(self.data["train"], self.seed, **self.cfg["augment"].get("options", {}))
@@ -216,7 +225,6 @@ class Run:
     def _validator(self, model, score: str):
         val_enc, val_y = self.encoded("val"), self.labels("val")
         dev_enc, dev_y = self.encoded("dev"), self.labels("dev")
-
         long = np.array([len(e) >= LONG_TOKENS for e in val_enc])
 
         def validate():
@@ -229,7 +237,15 @@ class Run:
             return {"val_score": s, "val_accuracy_final": acc[-1],
                     "val_accuracy_long": long_acc, "val_accuracy_layer1": acc[0],
                     "dev_accuracy_final": dev_acc, "spans": model.spans()}
-        return validate
+
+        def observed():
+            result = validate()
+            if self.cfg.get("screen"):     # a search trial: this model on the board, for the scheduler
+                result["screen"] = self._screen(model)
+            if self.observer:
+                self.observer(result)
+            return result
+        return observed
 
     def step_stage1(self) -> dict:
         if "stage1" not in self.cfg["stages"]:
@@ -264,6 +280,15 @@ class Run:
         save_checkpoint(model, self.path("stage1.safetensors"))
         return result
 
+    def step_screen(self) -> dict:
+        """The stage-1 model on a board, for the configuration search (edgebert.train.screen)."""
+        return self._screen(self._load("stage1.safetensors")) if self.cfg.get("screen") else \
+            {"skipped": "no screen in the config"}
+
+    def _screen(self, model: EdgeBert) -> dict:
+        return screen(model, self.cfg["screen"], self.encoded("val"), self.labels("val"), self.encoded("dev"),
+                      self.labels("dev"), "f1" in self.task.metrics)
+
     def step_sentence_tuning(self) -> dict:
         """Stage 1 continued with sentences drawn by length (config `stages.sentence_tuning`);
         pruned weights stay pruned."""
@@ -293,6 +318,8 @@ class Run:
         return load_checkpoint(self.path(name), self.model_cfg, load_table(self.embedding_path()))
 
     def step_stage2(self) -> dict:
+        if "stage2" not in self.cfg["stages"]:
+            return {"skipped": "no stages.stage2 in the config"}
         start = self._backbone()
         start_sha = sha256_file(start)   # recorded: a packaged start point is overwritten later
         model = load_checkpoint(start, self.model_cfg, load_table(self.embedding_path()))
@@ -335,6 +362,8 @@ class Run:
 
     def step_calibrate(self) -> dict:
         """Threshold on the validation split; both exit predictors (edgebert.train.predictor)."""
+        if "stage2" not in self.cfg["stages"]:
+            return {"skipped": "no stages.stage2 in the config: no off-ramps to calibrate"}
         model = self._final()
         x = self.cfg["exit"]
         val_y, cal, extra = self.labels("val"), self.cfg.get("calibrate"), {}
@@ -360,6 +389,8 @@ class Run:
                 "val_accuracy_all_layers": ev.per_layer_accuracy(val_logits, val_y)[-1]}
 
     def step_package(self) -> dict:
+        if "package_dir" not in self.cfg or "stage2" not in self.cfg["stages"]:
+            return {"skipped": "no package_dir or no stages.stage2 in the config"}
         model = self._final()
         cal = json.loads(self.path("reports/calibrate.json").read_text())
         temps = cal.get("temperatures")
@@ -390,14 +421,16 @@ class Run:
 
     def step_export(self) -> dict:
         """The accelerator artifact of every task packaged in this model folder."""
+        if "package_dir" not in self.cfg:
+            return {"skipped": "no package_dir in the config"}
         model_dir = REPO_ROOT / self.cfg["package_dir"]
         return export_model_dir(model_dir)
 
 
 def run_pipeline(cfg: dict, out: Path, glue_dir: Path | None = None, steps=STEPS,
-                 force: bool = False) -> dict:
+                 force: bool = False, observer=None) -> dict:
     torch.set_num_threads(cfg.get("threads", torch.get_num_threads()))
-    run = Run(cfg, out, glue_dir)
+    run = Run(cfg, out, glue_dir, observer)
     (run.out / "reports").mkdir(parents=True, exist_ok=True)
     (run.out / "config.json").write_text(json.dumps(cfg, indent=2))
     summary = {}

@@ -26,9 +26,10 @@ def main():
     """EdgeBERT on FPGA: train, compress, evaluate and run the accelerator."""
 
 
-from edgebert.cli import bench, board, characterize, csim, demo, energy, generate, report, run, train  # noqa: E402
+from edgebert.cli import (bench, board, characterize, csim, demo, energy, generate, report, run,  # noqa: E402
+                          search, train)
 
-for _module in (train, run, csim, bench, energy, report, demo, board, generate, characterize):
+for _module in (train, run, csim, bench, energy, report, demo, board, generate, characterize, search):
     for _command in _module.COMMANDS:
         main.add_command(_command)
 

@@ -36,8 +36,11 @@ def train(config_path, glue_dir, out, steps, force, as_json):
     chosen = tuple(s.strip() for s in steps.split(",")) if steps else STEPS
     summary = run_pipeline(cfg, out, Path(glue_dir) if glue_dir else None, chosen, force)
     brief = {"run": str(out), "steps": list(summary)}
-    if "calibrate" in summary:
+    if "threshold" in summary.get("calibrate", {}):
         brief["threshold"] = summary["calibrate"]["threshold"]
+    if "accuracy" in summary.get("screen", {}):       # a search trial's measure
+        brief["screen"] = {k: summary["screen"][k] for k in ("accuracy", "accuracy_all_layers", "latency_ms",
+                                                             "energy_uj", "fits", "meets_target")}
     emit(brief, as_json)
 
 

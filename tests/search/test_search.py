@@ -1,0 +1,130 @@
+"""The configuration search: points rejected before training, the trial as a training run, the
+Pareto front, and a two-trial search on a local Ray that resumes from its folder.
+
+The trials here train on a stand-in teacher run (logits made from the labels) and a training set
+cut from the shipped dev sentences: they check the search's mechanics, not its accuracy."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from edgebert.accel.candidate import latency_lower_bound_ms, sized_build
+from edgebert.core.tasks import encode_examples, get_task, read_examples, split_train
+from edgebert.core.tokenization import Tokenizer
+from edgebert.search import driver, pareto
+from edgebert.search.space import load_space, model_config, rejection, sample_points, shipped_dims
+
+SST2 = get_task("sst2")
+LENGTHS = [len(e) for e in encode_examples(read_examples(SST2, "dev"), Tokenizer(128))]
+SMALL = {"hidden": 48, "heads": 4, "ffn": 128, "embed_dim": 128, "layers": 3, "encoder_sparsity": 0.5,
+         "max_len": 32, "n": 8}
+
+
+def test_a_point_the_board_cannot_hold_is_rejected_before_training():
+    too_wide = {**SMALL, "n": 12}            # 144 MACs plus the special-function units > 220 DSP
+    why = rejection(too_wide, "pynq-z2", 2.0, LENGTHS)
+    assert "does not fit pynq-z2: dsp" in why["reason"]
+    assert why["resources"]["dsp"] > why["resources"]["capacity"]["dsp"]
+    assert rejection(SMALL, "pynq-z2", 2.0, LENGTHS) == {}
+
+
+def test_the_latency_lower_bound_is_a_bound_and_rejects_the_shipped_model_at_2_ms():
+    tiny = shipped_dims("pynq-z2")
+    assert tiny == {"hidden": 128, "heads": 4, "ffn": 512, "embed_dim": 128, "layers": 12, "encoder_sparsity": 0.5,
+                    "max_len": 64, "n": 8}
+    why = rejection(tiny, "pynq-z2", 2.0, LENGTHS)
+    assert why["reason"].startswith("latency lower bound") and why["latency_lower_bound_ms"] > 2.0
+    # below any model's time: phase 1 alone with every head dead and every embedding row empty
+    from edgebert.accel.cost import Schedule
+    cfg = model_config(SMALL)
+    build = sized_build("pynq-z2", cfg, 8, 60)
+    bound = latency_lower_bound_ms(build, cfg, [20], 100.0)
+    real = Schedule(cfg, 8, 4).phase1_cycles([4 + 20] * 20) / 1e5
+    assert 0 < bound < real
+
+
+def test_sampling_keeps_only_feasible_points_and_accounts_for_every_rejection():
+    space = load_space("pynq-z2")
+    points, rejected = sample_points(space, 6, 0, "pynq-z2", 2.0, LENGTHS, [{**SMALL, "n": 12}])
+    assert len(points) == 6 and all(rejection(p, "pynq-z2", 2.0, LENGTHS) == {} for p in points)
+    assert rejected[0]["point"]["n"] == 12 and rejected and all(r["reason"] for r in rejected)
+    assert len({json.dumps(p, sort_keys=True) for p in points}) == 6
+
+
+def test_pareto_front_keeps_exactly_the_undominated_points():
+    pts = [{"id": "a", "accuracy": 0.80, "latency_ms": 1.0, "energy_uj": 5.0},
+           {"id": "b", "accuracy": 0.82, "latency_ms": 1.5, "energy_uj": 6.0},
+           {"id": "c", "accuracy": 0.79, "latency_ms": 1.2, "energy_uj": 5.5},    # dominated by a
+           {"id": "d", "accuracy": 0.78, "latency_ms": 0.8, "energy_uj": 7.0}]
+    assert [p["id"] for p in pareto.front(pts)] == ["b", "a", "d"]
+    assert pareto.best(pareto.front(pts))["id"] == "b"
+
+
+@pytest.fixture(scope="module")
+def teacher_run(tmp_path_factory):
+    """A stand-in for a finished teacher run: GLUE-style training data (dev sentences), logits
+    from the labels, a handful of augmented samples, and the embedding start values."""
+    root = tmp_path_factory.mktemp("teacher")
+    glue = root / "glue" / "SST-2"
+    glue.mkdir(parents=True)
+    dev = read_examples(SST2, "dev")[:400]
+    glue.joinpath("train.tsv").write_text("sentence\tlabel\n" + "".join(f"{e.text_a}\t{e.label}\n" for e in dev))
+    cfg = {"task": "sst2", "model": "tiny", "seed": 0, "validation_size": 60, "teacher": {"epochs": 1},
+           "augment": {"samples": 30}, "embedding": {"path": "models/tiny/embedding.npz", "sparsity": 0.6},
+           "stages": {}}
+    run = root / "run"
+    (run / "reports").mkdir(parents=True)
+    (run / "teacher").mkdir()
+    run.joinpath("config.json").write_text(json.dumps(cfg))
+    train, val = split_train(dev, 60, 0)
+    logits = lambda ex: np.stack([np.where(np.array([e.label for e in ex]) == c, 2.0, -2.0) for c in (0, 1)], 1)
+    aug = dev[:30]
+    np.savez(run / "teacher_logits.npz", train=logits(train), val=logits(val), augmented=logits(aug))
+    run.joinpath("augmented.jsonl").write_text("".join(json.dumps({"a": e.text_a, "b": None}) + "\n" for e in aug))
+    torch.save({"position": torch.randn(512, 128) * 0.02, "type": torch.randn(2, 128) * 0.02},
+               run / "embedding_init.pt")
+    for step in ("teacher", "embedding", "distill_data"):
+        run.joinpath("reports", f"{step}.json").write_text(json.dumps({"stand_in": True}))
+    space = root / "space.json"
+    space.write_text(json.dumps({"default": {k: [v] for k, v in SMALL.items() if k != "hidden"}
+                                 | {"hidden": [48, 64]}}))
+    return {"run": run, "glue": root / "glue", "space": space}
+
+
+def test_an_infeasible_configuration_never_reaches_a_trial(teacher_run, tmp_path, monkeypatch):
+    seen = []
+    monkeypatch.setattr(driver, "run_tune", lambda out, configs, *a: seen.extend(configs) or
+                        {"resumed": False, "errors": 0})
+    space = tmp_path / "space.json"
+    space.write_text(json.dumps({"default": {k: [v] for k, v in SMALL.items()} | {"n": [8, 12]}}))
+    out = driver.search("pynq-z2", 2.0, 4, tmp_path / "s", teacher_run["run"], teacher_run["glue"], 4, 2, 0,
+                        LENGTHS, space_path=space)
+    assert [c["screen"]["n"] for c in seen] == [8]          # n = 12 went no further than the plan
+    plan = json.loads((tmp_path / "s" / "plan.json").read_text())
+    assert any(r["point"] == {**SMALL, "n": 12} and "dsp over capacity" in r["reason"] for r in plan["rejected"])
+    assert out["rejected_before_training"] == len(plan["rejected"])
+    assert out["pareto"] == [] and out["finished"] == 0
+
+
+def test_two_trial_search_on_local_ray_builds_a_front_and_resumes(teacher_run, tmp_path):
+    pytest.importorskip("ray.tune")
+    out = tmp_path / "search"
+    args = ("pynq-z2", 2.0, 2, out, teacher_run["run"], teacher_run["glue"], 4, 2, 0, LENGTHS)
+    first = driver.search(*args, space_path=teacher_run["space"])
+    assert first["engine"] == "ray" and first["trials"] == 2 and first["finished"] == 2 and not first["resumed"]
+    assert first["pareto"], "an empty front"
+    for p in first["pareto"]:
+        assert {"config", "accuracy", "latency_ms", "energy_uj", "fits", "resources"} <= set(p)
+        assert p["fits"] and p["latency_ms"] <= 2.0 and p["resources"]["codes_needed"] <= p["resources"]["codes_capacity"]
+    best = json.loads((out / "best" / "trial_config.json").read_text())
+    assert best["search"]["id"] == first["best"] and best["stages"]["stage1"]["steps"] == 4
+    assert json.loads((out / "best" / "train_config.json").read_text())["stages"]["stage2"]
+    assert (out / "pareto.png").stat().st_size > 0
+    stage1 = out / "trials" / first["best"] / "reports" / "stage1.json"
+    before = stage1.stat().st_mtime_ns
+    again = driver.search(*args, space_path=teacher_run["space"])
+    assert again["resumed"] and again["pareto"] == first["pareto"]
+    assert stage1.stat().st_mtime_ns == before                   # nothing trained twice
+    with pytest.raises(Exception, match="other settings"):
+        driver.search("pynq-z2", 3.0, *args[2:], space_path=teacher_run["space"])
