@@ -1,5 +1,5 @@
 """The search on Ray Tune: sample feasible points, run each as a trial (edgebert.search.trial)
-under an ASHA scheduler, resume a stopped search from its folder, and build the Pareto front
+under an early-stopping scheduler, resume a stopped search from its folder, and build the Pareto front
 from the trials' own reports.
 
 The folder holds `plan.json` (the settings and the points, fixed at the first run), `ray/` (the
@@ -74,7 +74,7 @@ def _progress():
                 what = (f"accuracy {m['accuracy']:.3f}  p99 {m['latency_ms']:.3f} ms  {m['energy_uj']:.2f} uJ  "
                         f"{'meets' if m['meets_target'] and m['fits'] else 'misses'} the target")
             else:
-                what = (f"stopped by ASHA at accuracy {m.get('accuracy', float('nan')):.3f}, "
+                what = (f"stopped early at accuracy {m.get('accuracy', float('nan')):.3f}, "
                         f"p99 {m.get('latency_ms', float('nan')):.3f} ms")
             print(f"[{self.ended}/{len(trials)}] {dims}: {what}", file=sys.stderr, flush=True)
 
@@ -88,12 +88,29 @@ def _trial_dirname(trial) -> str:
     return f"trial-{trial.config['trial']['search']['id']}"
 
 
+SCHEDULERS = ("pareto", "asha", "none")
+
+
+def make_scheduler(name: str, reports: int):
+    """`pareto`: successive halving with a Pareto rule (edgebert.search.scheduler); `asha`: Ray's
+    ASHA on `score`; `none`: every trial runs its whole budget."""
+    from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
+
+    from edgebert.search.scheduler import ParetoRungs, rungs
+    if name == "pareto":
+        return ParetoRungs(rungs(reports))
+    if name == "asha":
+        return ASHAScheduler(time_attr="training_iteration", max_t=reports + 1, grace_period=2, reduction_factor=2)
+    if name == "none":
+        return FIFOScheduler()
+    raise InputError(f"unknown scheduler {name!r}; choose from {', '.join(SCHEDULERS)}")
+
+
 def run_tune(out: Path, trials: list[dict], reports: int, glue_dir: Path | None, address: str | None,
-             cpus_per_trial: int) -> dict:
+             cpus_per_trial: int, scheduler: str = "pareto") -> dict:
     """Runs (or resumes) the Tune experiment in `out`/ray; returns how it went."""
     import ray
     from ray import tune
-    from ray.tune.schedulers import ASHAScheduler
     ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
     fn = tune.with_resources(partial(trainable, out=str(out.resolve()), glue_dir=str(glue_dir) if glue_dir else None),
                              {"cpu": cpus_per_trial})
@@ -103,11 +120,9 @@ def run_tune(out: Path, trials: list[dict], reports: int, glue_dir: Path | None,
         if tune.Tuner.can_restore(str(exp)):
             tuner, resumed = tune.Tuner.restore(str(exp), trainable=fn, resume_errored=True), True
         else:
-            scheduler = ASHAScheduler(time_attr="training_iteration", max_t=reports + 1, grace_period=2,
-                                      reduction_factor=2)
             tuner, resumed = tune.Tuner(
                 fn, param_space={"trial": tune.grid_search(trials)},
-                tune_config=tune.TuneConfig(metric="score", mode="max", scheduler=scheduler,
+                tune_config=tune.TuneConfig(metric="score", mode="max", scheduler=make_scheduler(scheduler, reports),
                                             trial_dirname_creator=_trial_dirname),
                 run_config=tune.RunConfig(storage_path=str(storage), name=EXPERIMENT, verbose=0,
                                           callbacks=[_progress()])), False
@@ -120,12 +135,13 @@ def run_tune(out: Path, trials: list[dict], reports: int, glue_dir: Path | None,
 
 def search(board: str, target_ms: float, trials: int, out: Path, teacher_run: Path, glue_dir: Path | None,
            steps: int, reports: int, seed: int, dev_lengths, address: str | None = None,
-           cpus_per_trial: int = 1, shipped=lambda: None, space_path: Path = SPACE_JSON) -> dict:
+           cpus_per_trial: int = 1, shipped=lambda: None, space_path: Path = SPACE_JSON,
+           scheduler: str = "pareto") -> dict:
     """The whole search; returns the result object the command prints. `shipped()`: the shipped
     model's reference point (edgebert.search.reference), measured once with the plan."""
     out = Path(out)
     settings = {"board": board, "latency_target_ms": target_ms, "trials": trials, "steps": steps,
-                "reports": reports, "seed": seed, "teacher_run": str(teacher_run)}
+                "reports": reports, "seed": seed, "teacher_run": str(teacher_run), "scheduler": scheduler}
     space = load_space(board, space_path)
     def make():
         points = sample_points(space, trials, seed, board, target_ms, dev_lengths, [shipped_dims(board)])
@@ -138,7 +154,7 @@ def search(board: str, target_ms: float, trials: int, out: Path, teacher_run: Pa
     tables = out / "embeddings"
     configs = [trial_config(p, board, target_ms, teacher_run, tables, steps, reports) for p in made["points"]]
     build_tables(configs)
-    how = run_tune(out, configs, reports, glue_dir, address, cpus_per_trial)
+    how = run_tune(out, configs, reports, glue_dir, address, cpus_per_trial, scheduler)
     results = collect(out, configs)
     front = pareto.front([r for r in results if r["fits"] and r["meets_target"]])
     best = pareto.best(front)
@@ -148,7 +164,8 @@ def search(board: str, target_ms: float, trials: int, out: Path, teacher_run: Pa
     summary = {"engine": "ray", "board": board, "latency_target_ms": target_ms, "trials": len(configs),
                "finished": len(results), "stopped_early": len(configs) - len(results) - how["errors"],
                "errors": how["errors"], "resumed": how["resumed"],
-               "rejected_before_training": len(made["rejected"]), "budget": {"steps": steps, "reports": reports},
+               "rejected_before_training": len(made["rejected"]), "scheduler": scheduler,
+               "budget": {"steps": steps, "reports": reports},
                "pareto": [{k: v for k, v in p.items() if k != "trial_config"} for p in front],
                "best": best and best["id"], "shipped": shipped, "out": str(out)}
     (out / "pareto.json").write_text(json.dumps(summary, indent=1))

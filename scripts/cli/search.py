@@ -29,11 +29,13 @@ from edgebert.cli.options import emit, json_option, load_hw, task_option
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the point sampling.")
 @click.option("--space", "space_path", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Search space (default configs/search/space.json).")
+@click.option("--scheduler", type=click.Choice(["pareto", "asha", "none"]), default="pareto", show_default=True,
+              help="Early stopping: successive halving with a Pareto rule, Ray's ASHA on accuracy, or none.")
 @click.option("--address", default=None, help="Join this Ray cluster (default: a local Ray on this machine).")
 @click.option("--cpus-per-trial", type=int, default=1, show_default=True)
 @json_option("Print the result (Pareto front) as one JSON line.")
 def search(board, task, latency_target_ms, trials, out, teacher_run, glue_dir, trial_steps, reports, seed, space_path,
-           address, cpus_per_trial, as_json):
+           scheduler, address, cpus_per_trial, as_json):
     """Search model configurations and array sizes for a board and latency target (Ray Tune)."""
     from edgebert.core.paths import training_glue_dir
     from edgebert.core.tasks import get_task
@@ -53,7 +55,7 @@ def search(board, task, latency_target_ms, trials, out, teacher_run, glue_dir, t
     result = run_search(board_.name, target, trials, Path(out or Path("reports") / f"search-{board_.name}"),
                         teacher, glue, trial_steps, reports, seed, dev_lengths(task_), address, cpus_per_trial,
                         lambda: shipped_point(load_hw(task_.name), task_, board_.name),
-                        Path(space_path) if space_path else SPACE_JSON)
+                        Path(space_path) if space_path else SPACE_JSON, scheduler)
     if not as_json:
         click.echo(f"{result['trials']} trials ({result['rejected_before_training']} points rejected before "
                    f"training), {len(result['pareto'])} on the front; best: {result['best']}; in {result['out']}")

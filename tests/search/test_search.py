@@ -128,3 +128,19 @@ def test_two_trial_search_on_local_ray_builds_a_front_and_resumes(teacher_run, t
     assert stage1.stat().st_mtime_ns == before                   # nothing trained twice
     with pytest.raises(Exception, match="other settings"):
         driver.search("pynq-z2", 3.0, *args[2:], space_path=teacher_run["space"])
+
+
+def test_pareto_rungs_stop_what_misses_the_target_or_half_the_rung_dominates():
+    pytest.importorskip("ray.tune")
+    from ray.tune.schedulers import TrialScheduler
+
+    from edgebert.search.scheduler import ParetoRungs, rungs
+    assert rungs(4) == [2, 4] and rungs(8) == [2, 4, 8] and rungs(1) == []
+    s = ParetoRungs([2])
+    point = lambda acc, ms, uj, meets=True: {"accuracy": acc, "latency_ms": ms, "energy_uj": uj, "meets_target": meets}
+    assert s.decide(2, point(0.80, 1.0, 1.5)) == TrialScheduler.CONTINUE
+    assert s.decide(2, point(0.70, 1.2, 1.6)) == TrialScheduler.STOP          # dominated by 1 of 2
+    assert s.decide(2, point(0.76, 0.6, 1.0)) == TrialScheduler.CONTINUE      # a trade-off: faster, less accurate
+    assert s.decide(2, point(0.90, 3.0, 1.0, meets=False)) == TrialScheduler.STOP
+    # results of other reports, and the last report (the screen), never stop a trial
+    assert s.on_trial_result(None, None, {"training_iteration": 3, "phase": "stage1"}) == TrialScheduler.CONTINUE
