@@ -74,6 +74,20 @@ def latency_lower_bound_ms(build: Build, cfg: ModelConfig, lengths, top_mhz: flo
     return float(np.percentile(cycles, quantile)) / (top_mhz * 1e3)
 
 
+def latency_upper_bound_ms(build: Build, cfg: ModelConfig, lengths, top_mhz: float, quantile: float = 99) -> float:
+    """No trained model of `cfg` on `build` is slower on the `quantile` sentence: every sentence
+    runs all layers with every head live, and every embedding and off-ramp record is dense."""
+    dense = lambda rows, cols: MATRIX_HEADER_WORDS + cdiv(rows * cols, 32) + cdiv(rows * cols, 4)
+    ramps = None
+    if ramps_in_ddr(build):
+        ramps = (dense(cfg.hidden, cfg.hidden), dense(cfg.num_labels, cfg.hidden)) * cfg.layers
+    sched = Schedule(cfg, build.n, cfg.heads, ramps)
+    row = cdiv(cfg.embed_dim, 32) + cdiv(cfg.embed_dim, 4)
+    cycles = [sched.phase1_cycles([row] * min(int(s), cfg.max_len))
+              + sched.phase2_cycles(min(int(s), cfg.max_len), cfg.layers - 1) for s in lengths]
+    return float(np.percentile(cycles, quantile)) / (top_mhz * 1e3)
+
+
 def ramp_words(ramp_codes: list[np.ndarray]) -> tuple[int, ...]:
     """Record words of each off-ramp matrix (pooler, classifier per layer) from their codes, as
     edgebert.accel.images lays them out."""

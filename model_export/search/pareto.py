@@ -41,7 +41,8 @@ def plot(results: list[dict], on_front: list[dict], path: Path, board: str, targ
     if shipped:
         ax.scatter([shipped["latency_ms"]], [100 * shipped["accuracy"]], marker="*", s=160, color="black",
                    label=f"shipped {shipped['model']} ({shipped['accuracy_source']})", zorder=5)
-    ax.set_xlabel(f"p99 dev latency on {board} at its top clock (ms, cycle model)")
+    ax.set_xscale("log")
+    ax.set_xlabel(f"p99 dev latency on {board} at its top clock (ms, cycle model, log scale)")
     ax.set_ylabel("validation accuracy, early exit (%)")
     ax.set_title(f"Configuration search on {board}")
     ax.legend(fontsize=8, loc="lower right")

@@ -11,7 +11,14 @@ from pathlib import Path
 import numpy as np
 
 from edgebert.accel.builds import get_build
-from edgebert.accel.candidate import latency_lower_bound_ms, ramps_in_ddr, resources, sized_build, weight_density
+from edgebert.accel.candidate import (
+    latency_lower_bound_ms,
+    latency_upper_bound_ms,
+    ramps_in_ddr,
+    resources,
+    sized_build,
+    weight_density,
+)
 from edgebert.core.config import CONFIG_DIR, ModelConfig, load_model_config
 from edgebert.core.errors import InputError
 from edgebert.runtime.boards import get_board
@@ -81,10 +88,18 @@ def rejection(point: dict, board: str, target_ms: float, dev_lengths) -> dict:
     return {}
 
 
+def surely_in_time(point: dict, board: str, target_ms: float, dev_lengths) -> bool:
+    """Even the slowest trained model of the point meets the target (latency upper bound)."""
+    build, _ = sized(point, board)
+    return latency_upper_bound_ms(build, model_config(point), dev_lengths, get_board(board).top_clock) <= target_ms
+
+
 def sample_points(space: dict[str, list], count: int, seed: int, board: str, target_ms: float, dev_lengths,
                   first: list[dict] = (), max_draws: int = 5000) -> tuple[list[dict], list[dict]]:
     """`count` distinct points that pass `rejection` (the `first` ones, if they pass, lead), and
-    every rejected point with its reason."""
+    every rejected point with its reason. Half of them, where the space has enough, are points
+    that meet the target whatever their exits (latency upper bound), the others points that may
+    meet it (lower bound below the target, upper bound above), in the order drawn."""
     rng = np.random.default_rng(seed)
     accepted, rejected, seen, drawn = [], [], set(), set()
     size = math.prod(len(v) for v in space.values())
@@ -100,12 +115,16 @@ def sample_points(space: dict[str, list], count: int, seed: int, board: str, tar
     for p in first:
         consider(dict(p))
     for _ in range(max_draws):
-        if len(accepted) >= count or len(drawn) >= size:
+        if len(accepted) >= 4 * count or len(drawn) >= size:
             break
         point = {f: _plain(space[f][rng.integers(len(space[f]))]) for f in FIELDS}
         drawn.add(point_id(point))
         consider(point)
-    return accepted[:count], rejected
+    sure = [p for p in accepted if surely_in_time(p, board, target_ms, dev_lengths)]
+    maybe = [p for p in accepted if p not in sure]
+    half = min(len(sure), max(count - len(maybe), (count + 1) // 2))
+    chosen = sure[:half] + maybe[:count - half]
+    return [p for p in accepted if p in chosen], rejected
 
 
 def _plain(x):

@@ -26,8 +26,7 @@ def main():
     """EdgeBERT on FPGA: train, compress, evaluate and run the accelerator."""
 
 
-from edgebert.cli import (bench, board, characterize, csim, demo, energy, generate, report, run,  # noqa: E402
-                          search, train)
+from edgebert.cli import bench, board, characterize, csim, demo, energy, generate, report, run, search, train  # noqa: E402
 
 for _module in (train, run, csim, bench, energy, report, demo, board, generate, characterize, search):
     for _command in _module.COMMANDS:

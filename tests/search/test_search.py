@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from edgebert.accel.candidate import latency_lower_bound_ms, sized_build
+from edgebert.accel.candidate import latency_lower_bound_ms, latency_upper_bound_ms, sized_build
 from edgebert.core.tasks import encode_examples, get_task, read_examples, split_train
 from edgebert.core.tokenization import Tokenizer
 from edgebert.search import driver, pareto
-from edgebert.search.space import load_space, model_config, rejection, sample_points, shipped_dims
+from edgebert.search.space import load_space, model_config, rejection, sample_points, shipped_dims, surely_in_time
 
 SST2 = get_task("sst2")
 LENGTHS = [len(e) for e in encode_examples(read_examples(SST2, "dev"), Tokenizer(128))]
@@ -29,7 +29,7 @@ def test_a_point_the_board_cannot_hold_is_rejected_before_training():
     assert rejection(SMALL, "pynq-z2", 2.0, LENGTHS) == {}
 
 
-def test_the_latency_lower_bound_is_a_bound_and_rejects_the_shipped_model_at_2_ms():
+def test_the_latency_bounds_hold_and_the_lower_one_rejects_the_shipped_model_at_2_ms():
     tiny = shipped_dims("pynq-z2")
     assert tiny == {"hidden": 128, "heads": 4, "ffn": 512, "embed_dim": 128, "layers": 12, "encoder_sparsity": 0.5,
                     "max_len": 64, "n": 8}
@@ -40,14 +40,17 @@ def test_the_latency_lower_bound_is_a_bound_and_rejects_the_shipped_model_at_2_m
     cfg = model_config(SMALL)
     build = sized_build("pynq-z2", cfg, 8, 60)
     bound = latency_lower_bound_ms(build, cfg, [20], 100.0)
-    real = Schedule(cfg, 8, 4).phase1_cycles([4 + 20] * 20) / 1e5
-    assert 0 < bound < real
+    ramps = (200, 10) * cfg.layers                               # off-ramp records, sparse
+    sched = Schedule(cfg, 8, 4, ramps)
+    real = (sched.phase1_cycles([4 + 20] * 20) + sched.phase2_cycles(20, 1)) / 1e5     # exits at layer 2
+    assert 0 < bound < real < latency_upper_bound_ms(build, cfg, [20], 100.0)
 
 
 def test_sampling_keeps_only_feasible_points_and_accounts_for_every_rejection():
     space = load_space("pynq-z2")
     points, rejected = sample_points(space, 6, 0, "pynq-z2", 2.0, LENGTHS, [{**SMALL, "n": 12}])
     assert len(points) == 6 and all(rejection(p, "pynq-z2", 2.0, LENGTHS) == {} for p in points)
+    assert sum(surely_in_time(p, "pynq-z2", 2.0, LENGTHS) for p in points) == 3     # half sure, half maybe
     assert rejected[0]["point"]["n"] == 12 and rejected and all(r["reason"] for r in rejected)
     assert len({json.dumps(p, sort_keys=True) for p in points}) == 6
 
