@@ -145,9 +145,8 @@ class Run:
                 "mean_tokens": float(np.mean([len(e) for e in encoded])), **result}
 
     def general_sentences(self, corpora: list[str], min_words: int) -> list[str]:
-        """Distinct sentences of at least `min_words` words from the named GLUE training files.
-        The run's own task contributes its training split only: the validation split stays
-        unseen."""
+        """Distinct sentences of at least `min_words` words from the named GLUE training files;
+        of the run's own task only the training split (the validation split stays unseen)."""
         texts = []
         for folder in corpora:
             if folder == self.task.folder:
@@ -290,8 +289,7 @@ class Run:
                       self.labels("dev"), "f1" in self.task.metrics)
 
     def step_sentence_tuning(self) -> dict:
-        """Stage 1 continued with sentences drawn by length (config `stages.sentence_tuning`);
-        pruned weights stay pruned."""
+        """Stage 1 continued on sentences drawn by length (`stages.sentence_tuning`), pruning held."""
         if "sentence_tuning" not in self.cfg["stages"]:
             return {"skipped": "no stages.sentence_tuning in the config"}
         model = self._load("stage1.safetensors")
@@ -330,6 +328,9 @@ class Run:
         return {"start": {"path": str(start.relative_to(REPO_ROOT) if start.is_relative_to(REPO_ROOT)
                                       else start), "sha256": start_sha}, **result}
 
+    def _has_stage2(self) -> bool:
+        return "stage2" in self.cfg["stages"] or self.path("stage2.safetensors").is_file()
+
     def _final(self) -> EdgeBert:
         """The model that ships: after QAT (with its hooks on) when the config has a QAT stage."""
         if "qat" not in self.cfg["stages"]:
@@ -342,8 +343,7 @@ class Run:
         return json.loads(self.path("formats.json").read_text())
 
     def step_qat(self) -> dict:
-        """Activation formats from the float model's ranges on training sentences, then
-        quantization-aware fine-tuning with those formats frozen."""
+        """Activation formats from the float model's ranges, then QAT with those formats frozen."""
         if "qat" not in self.cfg["stages"]:
             return {"skipped": "no qat stage in the config"}
         hp = {"seed": self.seed, **self.cfg["stages"]["qat"]}
@@ -362,8 +362,8 @@ class Run:
 
     def step_calibrate(self) -> dict:
         """Threshold on the validation split; both exit predictors (edgebert.train.predictor)."""
-        if "stage2" not in self.cfg["stages"]:
-            return {"skipped": "no stages.stage2 in the config: no off-ramps to calibrate"}
+        if not self._has_stage2():
+            return {"skipped": "no stage 2 in the config or the run: no off-ramps to calibrate"}
         model = self._final()
         x = self.cfg["exit"]
         val_y, cal, extra = self.labels("val"), self.cfg.get("calibrate"), {}
@@ -389,8 +389,8 @@ class Run:
                 "val_accuracy_all_layers": ev.per_layer_accuracy(val_logits, val_y)[-1]}
 
     def step_package(self) -> dict:
-        if "package_dir" not in self.cfg or "stage2" not in self.cfg["stages"]:
-            return {"skipped": "no package_dir or no stages.stage2 in the config"}
+        if "package_dir" not in self.cfg or not self._has_stage2():
+            return {"skipped": "no package_dir, or no stage 2 in the config or the run"}
         model = self._final()
         cal = json.loads(self.path("reports/calibrate.json").read_text())
         temps = cal.get("temperatures")
