@@ -51,6 +51,11 @@ def search(board, task, latency_target_ms, trials, out, teacher_run, glue_dir, t
         raise click.BadParameter("the latency target must be > 0", param_hint="--latency-target-ms")
     task_ = get_task(task)
     teacher = Path(teacher_run or Path("runs") / f"{task_.name}_tiny")
+    if not (teacher / "reports" / "distill_data.json").is_file():
+        from edgebert.core.errors import MissingFileError
+        raise MissingFileError(
+            f"no finished teacher run at {teacher} (its distill_data step): make it with `edgebert train --config "
+            f"configs/train/{task_.name}_tiny.json --steps teacher,embedding,distill_data`, or pass --teacher-run")
     glue = training_glue_dir(glue_dir)
     result = run_search(board_.name, target, trials, Path(out or Path("reports") / f"search-{board_.name}"),
                         teacher, glue, trial_steps, reports, seed, dev_lengths(task_), address, cpus_per_trial,

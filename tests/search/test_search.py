@@ -119,7 +119,8 @@ def test_two_trial_search_on_local_ray_builds_a_front_and_resumes(teacher_run, t
     assert first["pareto"], "an empty front"
     for p in first["pareto"]:
         assert {"config", "accuracy", "latency_ms", "energy_uj", "fits", "resources"} <= set(p)
-        assert p["fits"] and p["latency_ms"] <= 2.0 and p["resources"]["codes_needed"] <= p["resources"]["codes_capacity"]
+        res = p["resources"]
+        assert p["fits"] and p["latency_ms"] <= 2.0 and res["codes_needed"] <= res["codes_capacity"]
     best = json.loads((out / "best" / "trial_config.json").read_text())
     assert best["search"]["id"] == first["best"] and best["stages"]["stage1"]["steps"] == 4
     assert json.loads((out / "best" / "train_config.json").read_text())["stages"]["stage2"]
@@ -147,3 +148,13 @@ def test_pareto_rungs_stop_what_misses_the_target_or_half_the_rung_dominates():
     assert s.decide(2, point(0.90, 3.0, 1.0, meets=False)) == TrialScheduler.STOP
     # results of other reports, and the last report (the screen), never stop a trial
     assert s.on_trial_result(None, None, {"training_iteration": 3, "phase": "stage1"}) == TrialScheduler.CONTINUE
+
+
+def test_search_without_a_teacher_run_says_how_to_make_one(tmp_path):
+    from click.testing import CliRunner
+
+    from edgebert.cli import main
+    r = CliRunner().invoke(main, ["search", "--board", "pynq-z2", "--teacher-run", str(tmp_path / "none"),
+                                  "--data", str(tmp_path), "--out", str(tmp_path / "s")])
+    assert r.exit_code != 0 and "no finished teacher run" in r.output and "--steps teacher" in r.output
+    assert not (tmp_path / "s").exists()
