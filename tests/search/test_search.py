@@ -115,7 +115,9 @@ def test_two_trial_search_on_local_ray_builds_a_front_and_resumes(teacher_run, t
     out = tmp_path / "search"
     args = ("pynq-z2", 2.0, 2, out, teacher_run["run"], teacher_run["glue"], 4, 2, 0, LENGTHS)
     first = driver.search(*args, space_path=teacher_run["space"])
-    assert first["engine"] == "ray" and first["trials"] == 2 and first["finished"] == 2 and not first["resumed"]
+    assert first["engine"] == "ray" and first["trials"] == 2 and not first["resumed"]
+    # the first trial at the rung always goes on; the other may be stopped there by the Pareto rule
+    assert first["finished"] >= 1 and first["finished"] + first["stopped_early"] == 2 and first["errors"] == 0
     assert first["pareto"], "an empty front"
     for p in first["pareto"]:
         assert {"config", "accuracy", "latency_ms", "energy_uj", "fits", "resources"} <= set(p)
