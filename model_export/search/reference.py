@@ -13,6 +13,7 @@ from edgebert.core.tasks import encode_examples, read_examples
 from edgebert.core.tokenization import Tokenizer
 from edgebert.runtime.boards import get_board
 from edgebert.runtime.inputs import max_tokens
+from edgebert.train.early_exit import exit_layers, exit_predictions
 
 
 def dev_lengths(task, max_len: int = 128) -> list[int]:
@@ -26,10 +27,8 @@ def shipped_point(hw, task, board: str, model: str = "tiny") -> dict:
     y = np.array([e.label for e in read_examples(task, "dev")])
     t = threshold_q16(hw.threshold)
     run = evaluate_set(GoldenModel(hw), encoded, t, progress=False)
-    below = run["entropies"] < t / 2.0 ** 16
-    below[:, -1] = True
-    exits = below.argmax(1) + 1
-    pred = run["logits"][np.arange(len(exits)), exits - 1].argmax(-1)
+    exits = exit_layers(run["entropies"], t / 2.0 ** 16)      # the Q.16 compare, exactly
+    pred = exit_predictions(run["logits"], exits)
     sched = schedule_for(hw, board).warm()
     cycles = [sched.phase1_cycles(embedding_record_words(hw.word_table, e.ids)) + sched.phase2_cycles(len(e), x - 1)
               for e, x in zip(encoded, exits)]
