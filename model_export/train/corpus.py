@@ -20,7 +20,7 @@ import numpy as np
 from tqdm import tqdm
 
 from edgebert.core.paths import training_data_dir
-from edgebert.core.tasks import Example, encode_examples
+from edgebert.core.tasks import Example, encode_examples, read_sentences
 from edgebert.core.tokenization import Encoded, Tokenizer
 from edgebert.train import teacher
 
@@ -194,3 +194,16 @@ def load(folder: Path, tok: Tokenizer, mix: float) -> CorpusSet:
     sentences = (folder / SENTENCES).read_text(encoding="utf-8").splitlines()
     encoded = encode_examples([Example(s, None, -1) for s in sentences], tok)
     return CorpusSet(encoded, load_logits(folder, len(sentences)), mix)
+
+
+def glue_sentences(corpora: list[str], min_words: int, own_folder: str, own_train: list[Example],
+                   glue_dir: Path | None) -> list[str]:
+    """Distinct sentences of at least `min_words` words from the named GLUE training files; of
+    the run's own task (`own_folder`) only its training split: the validation split stays unseen."""
+    texts = []
+    for folder in corpora:
+        if folder == own_folder:
+            texts += [t for e in own_train for t in (e.text_a, e.text_b) if t]
+        else:
+            texts += read_sentences(folder, glue_dir)
+    return [t for t in dict.fromkeys(texts) if len(t.split()) >= min_words]

@@ -1,6 +1,12 @@
-"""The shared word-embedding table: a low-rank projection of the teacher's pretrained word
-embeddings, magnitude-pruned and frozen. All tasks use this one table (EdgeBERT keeps it in
-non-volatile memory; the FPGA design keeps it in DDR).
+"""The shared word-embedding table: a low-rank projection of vectors from the teacher,
+magnitude-pruned and frozen. All tasks use this one table (EdgeBERT keeps it in non-volatile
+memory; the FPGA design keeps it in DDR).
+
+Two sources of vectors (config `embedding.source`):
+  svd     the teacher's pretrained input word embeddings (the default, and the shipped table);
+  static  the teacher's output for each vocabulary token on its own (the distillation step of
+          model2vec, Tulkens & van Dongen 2024): context-free vectors that have passed through
+          all of the teacher's layers.
 
 Stored bitmask-sparse: a row-major bitmask of non-zeros and the packed non-zero values (fp16).
 """
@@ -13,9 +19,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from edgebert.core.tokenization import CLS_ID, SEP_ID
 from edgebert.train.pruning import magnitude_mask
 
 FORMAT = "edgebert-embedding-v1"
+SOURCES = ("svd", "static")
 
 
 def low_rank_basis(teacher_table: torch.Tensor, rank: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -25,12 +33,47 @@ def low_rank_basis(teacher_table: torch.Tensor, rank: int) -> tuple[torch.Tensor
     return mean, vh[:rank].T
 
 
-def build_table(teacher_table: torch.Tensor, rank: int, sparsity: float) -> torch.Tensor:
-    """Project to `rank` dims, prune by magnitude, and round to fp16 (the stored precision)."""
-    mean, basis = low_rank_basis(teacher_table, rank)
-    table = (teacher_table - mean) @ basis
+def build_table(vectors: torch.Tensor, rank: int, sparsity: float,
+                rms: float | None = None) -> torch.Tensor:
+    """Project to `rank` dims (principal components), optionally rescale to root-mean-square
+    `rms`, prune by magnitude, and round to fp16 (the stored precision)."""
+    mean, basis = low_rank_basis(vectors, rank)
+    table = (vectors - mean) @ basis
+    if rms is not None:
+        table = table * (rms / table.pow(2).mean().sqrt())
     table = table * magnitude_mask(table, sparsity)
     return table.half().float()
+
+
+@torch.no_grad()
+def static_vectors(encoder, vocab_size: int, batch_size: int = 1024) -> torch.Tensor:
+    """Each vocabulary token alone through `encoder` (a transformers BERT model), as
+    [SEP] token [CLS] (the order model2vec found to work best), its last hidden states averaged
+    over the three positions: (vocab_size, hidden)."""
+    encoder.eval()
+    out = torch.empty(vocab_size, encoder.config.hidden_size)
+    for start in range(0, vocab_size, batch_size):
+        ids = torch.arange(start, min(start + batch_size, vocab_size))
+        x = torch.stack([torch.full_like(ids, SEP_ID), ids, torch.full_like(ids, CLS_ID)], 1)
+        h = encoder(input_ids=x, attention_mask=torch.ones_like(x), token_type_ids=torch.zeros_like(x))
+        out[start:start + len(ids)] = h.last_hidden_state.mean(1)
+    return out
+
+
+def make_table(source: str, word_embeddings: torch.Tensor, rank: int, sparsity: float,
+               encoder=None) -> torch.Tensor:
+    """The frozen table from `source` (see the module's docstring). The static table is scaled to
+    the root-mean-square of the svd projection, so the learned position and token-type tables
+    start at the same relative scale with either."""
+    if source not in SOURCES:
+        raise ValueError(f"embedding.source {source!r}: choose from {', '.join(SOURCES)}")
+    if source == "svd":
+        return build_table(word_embeddings, rank, sparsity)
+    if encoder is None:
+        raise ValueError("embedding.source 'static' needs the teacher's pretrained encoder")
+    mean, basis = low_rank_basis(word_embeddings, rank)
+    rms = float(((word_embeddings - mean) @ basis).pow(2).mean().sqrt())
+    return build_table(static_vectors(encoder, word_embeddings.shape[0]), rank, sparsity, rms)
 
 
 def save_table(table: torch.Tensor, path: Path) -> str:

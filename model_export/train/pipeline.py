@@ -19,12 +19,12 @@ import torch
 from edgebert.accel.predictor import Binned
 from edgebert.core.config import load_model_config
 from edgebert.core.paths import REPO_ROOT
-from edgebert.core.tasks import Example, encode_examples, get_task, read_examples, read_sentences, split_train
+from edgebert.core.tasks import Example, encode_examples, get_task, read_examples, split_train
 from edgebert.core.tokenization import Tokenizer
 from edgebert.train import calibration, corpus, reuse, teacher
 from edgebert.train import evaluate as ev
 from edgebert.train.augment import Augmenter
-from edgebert.train.embedding import build_table, load_table, low_rank_basis, save_table, sha256_file
+from edgebert.train.embedding import load_table, low_rank_basis, make_table, save_table, sha256_file
 from edgebert.train.export import export_model_dir
 from edgebert.train.model import PRUNABLE, EdgeBert, ramp_poolers
 from edgebert.train.package import EMBEDDING_FILE, load_checkpoint, save_checkpoint, save_task
@@ -74,6 +74,11 @@ class Run:
     def path(self, name: str) -> Path:
         return self.out / name
 
+    def stage_hp(self, stage: str, **defaults) -> dict:
+        """A stage's settings, with the run's seed and the file of its mid-stage checkpoint."""
+        return {"seed": self.seed, "checkpoint": self.path(f"checkpoints/{stage}.pt"), **defaults,
+                **self.cfg["stages"][stage]}
+
     def embedding_path(self) -> Path:
         return REPO_ROOT / self.cfg["embedding"]["path"]
 
@@ -92,19 +97,18 @@ class Run:
         if (taken := reuse.report_for("teacher", self.cfg, self.out, self.model_cfg.embed_dim)) is not None:
             return taken
         hp = self.cfg["teacher"]
-        dev_enc, dev_y = self.encoded("dev"), self.labels("dev")
 
-        def dev_eval(model):
-            z = teacher.logits(model, dev_enc, desc="teacher dev")
-            out = {"dev_accuracy": float((z.argmax(1) == dev_y).mean())}
-            if "f1" in self.task.metrics:
-                out["dev_f1"] = ev.f1_score(z.argmax(1), dev_y)
+        def dev_eval(model):   # validation too: an ensemble's members are compared there
+            out = {}
+            for split in ("val", "dev"):
+                pred = teacher.logits(model, self.encoded(split), desc=f"teacher {split}").argmax(1)
+                out[f"{split}_accuracy"] = float((pred == self.labels(split)).mean())
+                if "f1" in self.task.metrics:
+                    out[f"{split}_f1"] = ev.f1_score(pred, self.labels(split))
             return out
 
-        return teacher.finetune(self.encoded("train"), list(self.labels("train")),
-                                self.task.num_labels, self.path("teacher"), epochs=hp["epochs"],
-                                lr=hp["lr"], batch_size=hp["batch_size"], seed=self.seed,
-                                eval_fn=dev_eval)
+        return teacher.finetune_all(hp, self.seed, self.encoded("train"), list(self.labels("train")),
+                                    self.task.num_labels, self.path("teacher"), dev_eval)
 
     def step_embedding(self) -> dict:
         """The shared table (built once, reused by every task) and this run's start values for
@@ -118,7 +122,8 @@ class Run:
         if path.is_file():
             table, sha, built = load_table(path), None, False
         else:
-            table = build_table(tables["word"], self.model_cfg.embed_dim, e["sparsity"])
+            encoder = teacher.load_pretrained_teacher(2).bert if e.get("source") == "static" else None
+            table = make_table(e.get("source", "svd"), tables["word"], self.model_cfg.embed_dim, e["sparsity"], encoder)
             sha, built = save_table(table, path), True
         pos, typ = tables["position"], tables["type"]
         torch.save({"position": (pos - pos.mean(0)) @ basis, "type": (typ - typ.mean(0)) @ basis},
@@ -135,25 +140,15 @@ class Run:
         if not hp.get("corpora"):
             raise ValueError('stages.general needs "corpora", GLUE folders such as '
                              '["SST-2", "MRPC", "RTE"]')
-        texts = self.general_sentences(hp["corpora"], hp.get("min_words", 8))
+        texts = corpus.glue_sentences(hp["corpora"], hp.get("min_words", 8), self.task.folder,
+                                      self.data["train"], self.glue_dir)
         encoded = encode_examples([Example(t, None, 0) for t in texts], self.tok)
         model = self.new_model()
         t_model = teacher.load_pretrained_teacher(self.task.num_labels)
-        result = general(model, encoded, {"seed": self.seed, **hp}, t_model)
+        result = general(model, encoded, self.stage_hp("general"), t_model)
         save_checkpoint(model, self.path("general.safetensors"))
         return {"sentences": len(texts),
                 "mean_tokens": float(np.mean([len(e) for e in encoded])), **result}
-
-    def general_sentences(self, corpora: list[str], min_words: int) -> list[str]:
-        """Distinct sentences of at least `min_words` words from the named GLUE training files;
-        of the run's own task only the training split (the validation split stays unseen)."""
-        texts = []
-        for folder in corpora:
-            if folder == self.task.folder:
-                texts += [t for e in self.data["train"] for t in (e.text_a, e.text_b) if t]
-            else:
-                texts += read_sentences(folder, self.glue_dir)
-        return [t for t in dict.fromkeys(texts) if len(t.split()) >= min_words]
 
     def step_distill_data(self) -> dict:
         """Teacher logits for the training split, the validation split and augmented samples."""
@@ -270,7 +265,7 @@ class Run:
             from safetensors.torch import load_file
             model.load_state_dict(load_file(str(start)), strict=True)
         enc, z, y = self._distill_set("stage1")
-        hp = {"seed": self.seed, **self.cfg["stages"]["stage1"]}
+        hp = self.stage_hp("stage1")
         t_model = teacher.load_finetuned(self.path("teacher")) if hp.get("hidden_weight") else None
         spec = self.cfg.get("distill", {}).get("corpus")
         mixed = (corpus.load(self.path("corpus_logits"), self.tok, spec.get("mix", 0.5))
@@ -294,7 +289,7 @@ class Run:
             return {"skipped": "no stages.sentence_tuning in the config"}
         model = self._load("stage1.safetensors")
         enc, z, y = self._distill_set("sentence_tuning")
-        hp = {"seed": self.seed, "hold_zeros": True, **self.cfg["stages"]["sentence_tuning"]}
+        hp = self.stage_hp("sentence_tuning", hold_zeros=True)
         result = stage1(model, enc, z, y, hp, self._validator(model, "final"))
         save_checkpoint(model, self.path("sentence_tuning.safetensors"))
         return result
@@ -322,7 +317,7 @@ class Run:
         start_sha = sha256_file(start)   # recorded: a packaged start point is overwritten later
         model = load_checkpoint(start, self.model_cfg, load_table(self.embedding_path()))
         enc, z, y = self._distill_set("stage2")
-        hp = {"seed": self.seed, **self.cfg["stages"]["stage2"]}
+        hp = self.stage_hp("stage2")
         result = stage2(model, enc, z, y, hp, self._validator(model, "ramps"))
         save_checkpoint(model, self.path("stage2.safetensors"))
         return {"start": {"path": str(start.relative_to(REPO_ROOT) if start.is_relative_to(REPO_ROOT)
@@ -346,7 +341,7 @@ class Run:
         """Activation formats from the float model's ranges, then QAT with those formats frozen."""
         if "qat" not in self.cfg["stages"]:
             return {"skipped": "no qat stage in the config"}
-        hp = {"seed": self.seed, **self.cfg["stages"]["qat"]}
+        hp = self.stage_hp("qat")
         model = self._load("stage2.safetensors")
         rng = random.Random(self.seed)
         train = self.encoded("train")
@@ -402,7 +397,7 @@ class Run:
         extra = {"sparsity": sparsity_report(tensors),
                  "embedding_sparsity": float((model.word_embeddings == 0).float().mean()),
                  "removable_heads": removable_heads(model.layer.spans),
-                 "teacher": {k: v for k, v in teacher_report.items() if k.startswith("dev_")},
+                 "teacher": {k: v for k, v in teacher_report.items() if k.startswith(("dev_", "ensemble_dev_"))},
                  "training": {"config": self.cfg}}
         if model.hooks.active:
             extra["formats"] = model.hooks.formats

@@ -60,6 +60,12 @@ class MagnitudePruner:
                     self.masks[n] = magnitude_mask(p, target)
         self.apply()
 
+    def state_dict(self) -> dict:
+        return {"masks": {n: m.clone() for n, m in self.masks.items()}, "sparsity": self.sparsity}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.masks, self.sparsity = {n: m.clone() for n, m in state["masks"].items()}, state["sparsity"]
+
     @torch.no_grad()
     def apply(self) -> None:
         for n, p in self.params.items():

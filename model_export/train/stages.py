@@ -9,9 +9,12 @@ backbone and trains off-ramps 1..L-1 only.
 """
 from __future__ import annotations
 
+import json
 import math
+import os
 import random
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -50,11 +53,40 @@ def warmup_linear(total: int, warmup: int):
     return lambda s: (s + 1) / max(1, warmup) if s < warmup else max(0.0, (total - s) / max(1, total - warmup))
 
 
+class _Stream:
+    """An endless stream of index batches, one shuffled epoch after another, that can say where
+    it is (the random state at the start of the current epoch and the batches taken since) and
+    go back there: a resumed run draws exactly the batches the uninterrupted one would."""
+
+    def __init__(self, make_epoch, rng: random.Random):
+        self.make_epoch, self.rng = make_epoch, rng
+        self.epoch, self.pos, self.epoch_state = [], 0, None
+
+    def __next__(self) -> list[int]:
+        if self.pos >= len(self.epoch):
+            self.epoch_state = self.rng.getstate()
+            self.epoch, self.pos = self.make_epoch(self.rng), 0
+        self.pos += 1
+        return self.epoch[self.pos - 1]
+
+    def state(self) -> dict:
+        return {"rng": self.epoch_state, "pos": self.pos}
+
+    def restore(self, state: dict) -> None:
+        if state["rng"] is not None:
+            self.rng.setstate(state["rng"])
+            self.epoch_state = state["rng"]
+            self.epoch, self.pos = self.make_epoch(self.rng), state["pos"]
+
+
 class _Trainer:
     """Shared loop: bucketed batches, Adam with warm-up and linear decay, periodic validation,
     an exponential moving average of the weights (kept when it validates better).
     With a `corpus` (encoded sentences, teacher logits, mix), a `mix` fraction of the batches,
-    evenly spread, comes from it with label None; the others follow the task stream as without."""
+    evenly spread, comes from it with label None; the others follow the task stream as without.
+    With `hp["checkpoint"]` (a file) the whole training state is saved there every
+    `hp["checkpoint_minutes"]` (default 5) and a run that finds it resumes at the step after it,
+    with the same result as an uninterrupted run; the file is removed when the stage ends."""
 
     def __init__(self, model: EdgeBert, encoded: list[Encoded], teacher_logits: np.ndarray,
                  labels: np.ndarray, hp: dict, params, desc: str, corpus=None):
@@ -75,19 +107,17 @@ class _Trainer:
         self.ema_decay = hp.get("ema", 0.0)
         self.ema = [p.detach().clone() for p in self.params] if self.ema_decay else None
 
-    def batches(self):
+    def batches(self) -> _Stream:
         # `length_power` p > 0 draws sentences in proportion to min(length, 64)^p: the
         # treebank's short phrases outnumber the complete sentences users classify.
         p = self.hp.get("length_power", 0.0)
         weights = [min(len(e), 64) ** p for e in self.encoded] if p else None
-        while True:
-            yield from bucketed_batches(self.encoded, self.hp["batch_size"], True, self.rng,
-                                        weights=weights)
+        return _Stream(lambda rng: bucketed_batches(self.encoded, self.hp["batch_size"], True, rng,
+                                                    weights=weights), self.rng)
 
-    def corpus_batches(self):
+    def corpus_batches(self) -> _Stream:
         rng = random.Random(self.hp["seed"] + 1)   # its own stream: the task batches are unchanged
-        while True:
-            yield from bucketed_batches(self.corpus.encoded, self.hp["batch_size"], True, rng)
+        return _Stream(lambda r: bucketed_batches(self.corpus.encoded, self.hp["batch_size"], True, r), rng)
 
     def from_corpus(self, step: int) -> bool:
         """Step `step` (1-based) takes a corpus batch when floor(step * mix) grows: mix 0.5 is
@@ -95,15 +125,57 @@ class _Trainer:
         m = self.corpus.mix if self.corpus is not None else 0.0
         return math.floor(step * m) > math.floor((step - 1) * m)
 
-    def run(self, loss_fn, after_step=None, validate=None) -> dict:
-        history, losses, t0 = [], [], time.time()
+    def _fingerprint(self) -> str:
+        """What a checkpoint must have been written with to be resumed."""
+        hp = {k: v for k, v in self.hp.items() if k not in ("checkpoint", "checkpoint_minutes")}
+        return json.dumps({"desc": self.desc, "total": self.total, "hp": hp,
+                           "shapes": [list(p.shape) for p in self.params]}, sort_keys=True, default=str)
+
+    def _save(self, path: Path, loop: dict, extra) -> None:
+        state = {"fingerprint": self._fingerprint(), "params": [p.detach().clone() for p in self.params],
+                 "opt": self.opt.state_dict(), "sched": self.sched.state_dict(), "ema": self.ema,
+                 "torch_rng": torch.get_rng_state(), "extra": extra.state_dict() if extra else None,
+                 **loop, "streams": [s.state() if s else None for s in loop["streams"]]}
+        tmp = path.with_suffix(".tmp")
+        torch.save(state, tmp)
+        os.replace(tmp, path)       # a kill while writing leaves the previous checkpoint whole
+
+    def _restore(self, path: Path, streams, extra) -> dict:
+        state = torch.load(path, weights_only=False)
+        if state["fingerprint"] != self._fingerprint():
+            raise ValueError(f"{path} was written by another configuration of {self.desc!r}: "
+                             "delete it to start the stage again")
+        with torch.no_grad():
+            for p, saved in zip(self.params, state["params"]):
+                p.copy_(saved)
+        self.opt.load_state_dict(state["opt"])
+        self.sched.load_state_dict(state["sched"])
+        self.ema = state["ema"]
+        torch.set_rng_state(state["torch_rng"])
+        if extra:
+            extra.load_state_dict(state["extra"])
+        for stream, saved in zip(streams, state["streams"]):
+            if stream:
+                stream.restore(saved)
+        tqdm.write(f"{self.desc}: resumed after step {state['step']} from {path}")
+        return {k: state[k] for k in ("step", "losses", "history", "n_corpus")}
+
+    def run(self, loss_fn, after_step=None, validate=None, extra=None) -> dict:
+        """`extra`: an object with state_dict()/load_state_dict() saved with the checkpoint (a
+        pruner's masks)."""
+        t0 = time.time()
         every = max(1, int(self.total * self.hp.get("validate_every", 0.25)))
-        bar = tqdm(total=self.total, desc=self.desc, unit="step")
         batches = self.batches()
         corpus = self.corpus_batches() if self.corpus is not None else None
         corpus_logits = torch.from_numpy(self.corpus.logits) if corpus else None
-        n_corpus = 0
-        for step in range(1, self.total + 1):
+        ckpt = Path(self.hp["checkpoint"]) if self.hp.get("checkpoint") else None
+        save_every_s, last_save = 60 * self.hp.get("checkpoint_minutes", 5.0), time.time()
+        loop = {"step": 0, "losses": [], "history": [], "n_corpus": 0}
+        if ckpt and ckpt.is_file():
+            loop = self._restore(ckpt, (batches, corpus), extra)
+        losses, history, n_corpus = loop["losses"], loop["history"], loop["n_corpus"]
+        bar = tqdm(total=self.total, initial=loop["step"], desc=self.desc, unit="step")
+        for step in range(loop["step"] + 1, self.total + 1):
             self.model.train()
             if corpus and self.from_corpus(step):
                 b = collate(self.corpus.encoded, next(corpus))
@@ -130,7 +202,14 @@ class _Trainer:
             if validate and (step % every == 0 or step == self.total):
                 history.append({"step": step, "loss": float(np.mean(losses[-200:])), **validate()})
                 tqdm.write(f"{self.desc} step {step}: {history[-1]}")
+            if ckpt and step < self.total and time.time() - last_save >= save_every_s:
+                ckpt.parent.mkdir(parents=True, exist_ok=True)
+                self._save(ckpt, {"step": step, "losses": losses, "history": history,
+                                  "n_corpus": n_corpus, "streams": (batches, corpus)}, extra)
+                last_save = time.time()
         bar.close()
+        if ckpt:
+            ckpt.unlink(missing_ok=True)
         tenth = max(1, len(losses) // 10)
         result = {"steps": self.total, "wall_s": round(time.time() - t0, 1),
                   "loss_first_tenth": float(np.mean(losses[:tenth])),
@@ -240,7 +319,7 @@ def stage1(model: EdgeBert, encoded, teacher_logits, labels, hp: dict, validate,
         with torch.no_grad():
             model.layer.span_frac.clamp_(0.0, 1.0)
 
-    result = trainer.run(loss_fn, after_step, validate)
+    result = trainer.run(loss_fn, after_step, validate, pruner)
     pruner.apply()   # also re-applies the masks to the averaged weights
     result["final_sparsity"] = pruner.sparsity
     return result
@@ -275,7 +354,7 @@ def stage2(model: EdgeBert, encoded, teacher_logits, labels, hp: dict, validate)
         return sum(distillation_loss(model.ramps[l](hidden[l]), t_logits, y, T, a)
                    for l in range(L - 1)) / (L - 1)
 
-    result = trainer.run(loss_fn, pruner.step if pruner else None, validate)
+    result = trainer.run(loss_fn, pruner.step if pruner else None, validate, pruner)
     if pruner:
         pruner.apply()   # the averaged weights too
         result["ramp_sparsity"] = pruner.sparsity

@@ -93,7 +93,7 @@ def finetune(encoded: list[Encoded], labels: list[int], num_labels: int, out_dir
     model.eval()
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(str(out_dir))
-    summary = {"steps": total, "epochs": epochs, "lr": lr, "batch_size": batch_size,
+    summary = {"steps": total, "epochs": epochs, "lr": lr, "batch_size": batch_size, "seed": seed,
                "train_examples": len(encoded), "final_loss": float(np.mean(losses[-100:])),
                "wall_s": round(time.time() - t0, 1)}
     if eval_fn is not None:
@@ -102,8 +102,63 @@ def finetune(encoded: list[Encoded], labels: list[int], num_labels: int, out_dir
     return summary
 
 
+ENSEMBLE_FILE = "ensemble.json"
+
+
+def members(hp: dict, seed: int) -> list[dict]:
+    """The fine-tuning runs the config asks for: one, or `teacher.members` (each entry overrides
+    `epochs`, `lr` or `seed` of the base settings); an ensemble averages its members' logits."""
+    base = {"epochs": hp["epochs"], "lr": hp["lr"], "batch_size": hp["batch_size"], "seed": seed}
+    unknown = {k for m in hp.get("members", []) for k in m} - set(base)
+    if unknown:
+        raise ValueError(f"teacher.members: unknown setting(s) {', '.join(sorted(unknown))}; "
+                         f"a member may set {', '.join(base)}")
+    return [{**base, **m} for m in hp.get("members", [{}])]
+
+
+def finetune_all(hp: dict, seed: int, encoded: list[Encoded], labels: list[int], num_labels: int,
+                 out_dir: Path, eval_fn) -> dict:
+    """Fine-tunes the teacher, or each member of an ensemble into `out_dir/member-K` (a member
+    already saved is kept, so an interrupted sweep resumes), and scores each and the ensemble."""
+    runs = members(hp, seed)
+    if "members" not in hp:
+        return finetune(encoded, labels, num_labels, out_dir, eval_fn=eval_fn, **runs[0])
+    reports = []
+    for k, m in enumerate(runs):
+        sub = out_dir / f"member-{k}"
+        done = sub / "summary.json"
+        reports.append(json.loads(done.read_text()) if done.is_file() else
+                       finetune(encoded, labels, num_labels, sub, eval_fn=eval_fn, **m))
+    (out_dir / ENSEMBLE_FILE).write_text(json.dumps({"members": [f"member-{k}" for k in range(len(runs))]}))
+    return {"members": reports, **{f"ensemble_{k}": v for k, v in eval_fn(load_finetuned(out_dir)).items()}}
+
+
+class Ensemble:
+    """Fine-tuned teachers answering as one: the mean of their logits (the normalised geometric
+    mean of their probabilities). Only logits: hidden-state distillation needs one teacher."""
+
+    def __init__(self, models: list):
+        self.models = models
+
+    def eval(self):
+        for m in self.models:
+            m.eval()
+        return self
+
+    def __call__(self, **inputs):
+        if inputs.get("output_hidden_states"):
+            raise ValueError("hidden-state distillation needs a single teacher, not an ensemble")
+        from types import SimpleNamespace
+        return SimpleNamespace(logits=torch.stack([m(**inputs).logits for m in self.models]).mean(0))
+
+
 def load_finetuned(out_dir: Path):
+    """The fine-tuned teacher in `out_dir`, or its ensemble when it holds members."""
     from transformers import BertForSequenceClassification
+    out_dir = Path(out_dir)
+    if (out_dir / ENSEMBLE_FILE).is_file():
+        names = json.loads((out_dir / ENSEMBLE_FILE).read_text())["members"]
+        return Ensemble([load_finetuned(out_dir / n) for n in names]).eval()
     model = BertForSequenceClassification.from_pretrained(str(out_dir), local_files_only=True)
     return model.eval()
 

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 
+from edgebert.train import corpus
 from edgebert.train.pipeline import STEPS, Run
 
 
@@ -81,17 +82,19 @@ def test_general_corpus_keeps_validation_out_dedupes_and_filters(tmp_path):
                 "0\t3\t4\tthe market rose sharply on monday morning\tit rained in paris all week long"])
     _glue_file(glue, "RTE", "index\tsentence1\tsentence2\tlabel",
                ["0\ta cat sat on the warm mat today\ta cat sat\tentailment"])
-    texts = run.general_sentences(["SST-2", "MRPC", "RTE"], min_words=5)
+    def general_sentences(corpora, min_words):
+        return corpus.glue_sentences(corpora, min_words, run.task.folder, run.data["train"], run.glue_dir)
+    texts = general_sentences(["SST-2", "MRPC", "RTE"], min_words=5)
     own = [e.text_a for e in run.data["train"]]
     held_out = {e.text_a for e in run.data["val"]}
     assert texts[:len(own)] == own and not held_out & set(texts)
     assert texts[len(own):] == ["the market rose sharply on monday morning",
                                 "it rained in paris all week long", "a cat sat on the warm mat today"]
     with pytest.raises(ValueError, match="no sentence reader"):
-        run.general_sentences(["CoLA"], 5)
+        general_sentences(["CoLA"], 5)
     _glue_file(glue, "RTE", "index\tsentence1\tsentence2\tlabel", ["0\tonly one sentence"])
     with pytest.raises(ValueError, match="row 2 has 2 columns"):
-        run.general_sentences(["RTE"], 5)
+        general_sentences(["RTE"], 5)
 
 
 def test_general_step_is_optional_and_exclusive_with_init_from(tmp_path):
