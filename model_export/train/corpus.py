@@ -207,3 +207,21 @@ def glue_sentences(corpora: list[str], min_words: int, own_folder: str, own_trai
         else:
             texts += read_sentences(folder, glue_dir)
     return [t for t in dict.fromkeys(texts) if len(t.split()) >= min_words]
+
+
+def general_texts(spec: dict, own_folder: str, own_train: list[Example], glue_dir: Path | None,
+                  dev_sentences: list[str], seed: int) -> tuple[list[str], dict]:
+    """The unlabelled texts of general distillation (config `stages.general`): the sentences of
+    the GLUE folders in `corpora`, then `reviews` sentences sampled from the review corpus (with
+    the same filters and leakage guard as corpus distillation); and their counts."""
+    if not spec.get("corpora") and not spec.get("reviews"):
+        raise ValueError('stages.general needs "corpora" (GLUE folders such as ["SST-2", "MRPC", '
+                         '"RTE"]) or "reviews" (a number of review-corpus sentences)')
+    min_words = spec.get("min_words", 8)
+    texts = glue_sentences(spec.get("corpora", []), min_words, own_folder, own_train, glue_dir)
+    counts = {"glue_sentences": len(texts)}
+    if spec.get("reviews"):
+        sample, selected = select(reviews_path(glue_dir), dev_sentences, spec["reviews"], seed, min_words)
+        counts["reviews"] = selected
+        texts = list(dict.fromkeys(texts + sample))
+    return texts, counts

@@ -137,17 +137,14 @@ class Run:
         hp = self.cfg["stages"].get("general")
         if not hp:
             return {"skipped": "no stages.general in the config"}
-        if not hp.get("corpora"):
-            raise ValueError('stages.general needs "corpora", GLUE folders such as '
-                             '["SST-2", "MRPC", "RTE"]')
-        texts = corpus.glue_sentences(hp["corpora"], hp.get("min_words", 8), self.task.folder,
-                                      self.data["train"], self.glue_dir)
+        texts, counts = corpus.general_texts(hp, self.task.folder, self.data["train"], self.glue_dir,
+                                             self.dev_sentences(), self.seed)
         encoded = encode_examples([Example(t, None, 0) for t in texts], self.tok)
         model = self.new_model()
         t_model = teacher.load_pretrained_teacher(self.task.num_labels)
         result = general(model, encoded, self.stage_hp("general"), t_model)
         save_checkpoint(model, self.path("general.safetensors"))
-        return {"sentences": len(texts),
+        return {"sentences": len(texts), **counts,
                 "mean_tokens": float(np.mean([len(e) for e in encoded])), **result}
 
     def step_distill_data(self) -> dict:
@@ -187,9 +184,12 @@ class Run:
         spec = self.cfg.get("distill", {}).get("corpus")
         if not spec:
             return {"skipped": "no distill.corpus in the config"}
-        dev = [t for e in read_examples(self.task, "dev") for t in (e.text_a, e.text_b) if t]
-        return corpus.prepare(spec, self.seed, self.glue_dir, dev, self.path("corpus_logits"),
+        return corpus.prepare(spec, self.seed, self.glue_dir, self.dev_sentences(), self.path("corpus_logits"),
                               self.path("teacher"), self.tok)
+
+    def dev_sentences(self) -> list[str]:
+        """What the corpus samples must not contain (`corpus.LeakGuard`)."""
+        return [t for e in read_examples(self.task, "dev") for t in (e.text_a, e.text_b) if t]
 
     def _write_samples(self, samples: list[Example], name: str) -> None:
         with open(self.path(name), "w") as f:

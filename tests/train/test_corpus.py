@@ -76,6 +76,23 @@ def test_select_counts_filters_and_is_seeded(tmp_path):
         corpus.select(path, [DEV], 10 ** 6, seed=0)
 
 
+def test_general_texts_add_guarded_review_sentences_to_the_glue_ones(tmp_path):
+    data = _data(tmp_path, _reviews())
+    task = get_task("sst2")
+    train = read_examples(task, "train", data / "glue")
+    glue_only, counts = corpus.general_texts({"corpora": ["SST-2"], "min_words": 4}, task.folder, train,
+                                             data / "glue", [DEV], seed=0)
+    assert counts == {"glue_sentences": 30} and len(glue_only) == 30
+    both, counts = corpus.general_texts({"corpora": ["SST-2"], "reviews": 25, "min_words": 4}, task.folder,
+                                        train, data / "glue", [DEV], seed=0)
+    assert both[:30] == glue_only and len(both) == 55
+    assert counts["reviews"]["sampled"] == 25 and counts["reviews"]["leakage_removed"] == 1
+    assert not any("charming" in t for t in both)
+    reviews_only, _ = corpus.general_texts({"reviews": 25, "min_words": 4}, task.folder, train,
+                                           data / "glue", [DEV], seed=0)
+    assert reviews_only == both[30:]
+
+
 def test_cached_logits_resume_after_a_kill(tmp_path, monkeypatch):
     calls = []
     monkeypatch.setattr(teacher, "logits", _fake_logits(calls))

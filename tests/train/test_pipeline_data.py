@@ -113,5 +113,5 @@ def test_general_step_is_optional_and_exclusive_with_init_from(tmp_path):
     run.cfg["stages"]["general"] = {}
     assert "skipped" in run.step_general()
     run.cfg["stages"]["general"] = {"epochs": 1}
-    with pytest.raises(ValueError, match="needs \"corpora\""):
+    with pytest.raises(ValueError, match="needs \"corpora\".*or \"reviews\""):
         run.step_general()
