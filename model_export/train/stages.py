@@ -173,7 +173,7 @@ class _Trainer:
         loop = {"step": 0, "losses": [], "history": [], "n_corpus": 0}
         if ckpt and ckpt.is_file():
             loop = self._restore(ckpt, (batches, corpus), extra)
-        losses, history, n_corpus = loop["losses"], loop["history"], loop["n_corpus"]
+        losses, history, n_corpus, resumed = loop["losses"], loop["history"], loop["n_corpus"], loop["step"]
         bar = tqdm(total=self.total, initial=loop["step"], desc=self.desc, unit="step")
         for step in range(loop["step"] + 1, self.total + 1):
             self.model.train()
@@ -216,6 +216,8 @@ class _Trainer:
                   "loss_last_tenth": float(np.mean(losses[-tenth:])), "history": history}
         if corpus:
             result["corpus_batches"] = n_corpus
+        if resumed:
+            result["resumed_after_step"] = resumed      # wall_s counts from the resume
         if self.ema and validate:
             result["ema"] = self._keep_better_ema(validate, history[-1] if history else None)
         return result

@@ -94,6 +94,7 @@ def test_stage1_killed_and_resumed_equals_uninterrupted(tmp_path, corpus):
         assert torch.equal(weights(resumed)[name], value), name
     assert result["history"] == expected["history"] and result["final_sparsity"] == expected["final_sparsity"]
     assert result.get("corpus_batches") == expected.get("corpus_batches")
+    assert result["resumed_after_step"] == 19 and "resumed_after_step" not in expected   # killed at step 20
     assert not ckpt.exists()          # removed once the stage has ended
 
 
