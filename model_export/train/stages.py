@@ -244,10 +244,10 @@ class HiddenDistiller(torch.nn.Module):
 
     def __init__(self, teacher, student_hidden: int, student_layers: int):
         super().__init__()
+        t_cfg = teacher.config       # first: a teacher ensemble refuses here, with its reason
         self.teacher = teacher.eval()
         for p in self.teacher.parameters():
             p.requires_grad = False
-        t_cfg = teacher.config
         self.pairs = [(round(m * student_layers / t_cfg.num_hidden_layers) - 1, m)
                       for m in range(1, t_cfg.num_hidden_layers + 1)]
         self.proj = torch.nn.Linear(student_hidden, t_cfg.hidden_size)

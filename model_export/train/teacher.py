@@ -11,6 +11,7 @@ import math
 import random
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import torch
@@ -136,8 +137,14 @@ def finetune_all(hp: dict, seed: int, encoded: list[Encoded], labels: list[int],
     for k, m in enumerate(runs):
         sub = out_dir / f"member-{k}"
         done = sub / "summary.json"
-        reports.append(json.loads(done.read_text()) if done.is_file() else
-                       finetune(encoded, labels, num_labels, sub, eval_fn=eval_fn, **m))
+        if done.is_file():
+            saved = json.loads(done.read_text())
+            if {key: saved.get(key) for key in m} != m:
+                raise ValueError(f"{sub} was fine-tuned with other settings than teacher.members[{k}] "
+                                 f"({ {key: saved.get(key) for key in m} } against {m}): delete it")
+            reports.append(saved)
+        else:
+            reports.append(finetune(encoded, labels, num_labels, sub, eval_fn=eval_fn, **m))
     (out_dir / ENSEMBLE_FILE).write_text(json.dumps({"members": [f"member-{k}" for k in range(len(runs))]}))
     return {"members": reports, **{f"ensemble_{k}": v for k, v in eval_fn(load_finetuned(out_dir)).items()}}
 
@@ -154,10 +161,13 @@ class Ensemble:
             m.eval()
         return self
 
+    @property
+    def config(self):     # what hidden-state distillation reads first
+        raise ValueError("hidden-state distillation needs a single teacher, not an ensemble")
+
     def __call__(self, **inputs):
         if inputs.get("output_hidden_states"):
             raise ValueError("hidden-state distillation needs a single teacher, not an ensemble")
-        from types import SimpleNamespace
         return SimpleNamespace(logits=torch.stack([m(**inputs).logits for m in self.models]).mean(0))
 
 

@@ -9,6 +9,7 @@ from transformers import BertConfig, BertForSequenceClassification
 
 from edgebert.core.tokenization import Encoded
 from edgebert.train import teacher
+from edgebert.train.stages import HiddenDistiller
 
 
 def small_teacher(num_labels: int = 2):
@@ -46,6 +47,8 @@ def test_ensemble_logits_are_the_mean_of_its_members(tmp_path):
     assert not np.allclose(each[0], each[1])      # the members differ, so the mean means something
     with pytest.raises(ValueError, match="single teacher"):
         ensemble(input_ids=torch.tensor([[101, 102]]), output_hidden_states=True)
+    with pytest.raises(ValueError, match="single teacher"):
+        HiddenDistiller(ensemble, student_hidden=16, student_layers=4)
 
 
 def test_a_sweep_trains_each_member_once_and_scores_the_ensemble(tmp_path, monkeypatch):
@@ -68,6 +71,8 @@ def test_a_sweep_trains_each_member_once_and_scores_the_ensemble(tmp_path, monke
     monkeypatch.setattr(teacher, "finetune", lambda *a, **k: pytest.fail("a finished member was retrained"))
     again = teacher.finetune_all(hp, 0, enc, labels, 2, tmp_path / "teacher", score)
     assert again["members"] == report["members"] and weights.stat().st_mtime_ns == stamp
+    with pytest.raises(ValueError, match=r"member-1 was fine-tuned with other settings.*delete it"):
+        teacher.finetune_all({**hp, "members": [{}, {"seed": 2}]}, 0, enc, labels, 2, tmp_path / "teacher", score)
 
 
 def test_one_teacher_is_saved_where_it_always_was(tmp_path, monkeypatch):
