@@ -98,7 +98,7 @@ class Run:
             return taken
         hp = self.cfg["teacher"]
 
-        def dev_eval(model):   # validation too: an ensemble's members are compared there
+        def score(model):   # validation and dev: an ensemble's members are compared on validation
             out = {}
             for split in ("val", "dev"):
                 pred = teacher.logits(model, self.encoded(split), desc=f"teacher {split}").argmax(1)
@@ -108,7 +108,7 @@ class Run:
             return out
 
         return teacher.finetune_all(hp, self.seed, self.encoded("train"), list(self.labels("train")),
-                                    self.task.num_labels, self.path("teacher"), dev_eval)
+                                    self.task.num_labels, self.path("teacher"), score)
 
     def step_embedding(self) -> dict:
         """The shared table (built once, reused by every task) and this run's start values for
