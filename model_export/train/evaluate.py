@@ -26,6 +26,18 @@ def all_layer_logits(model, encoded: list[Encoded], batch_size: int = 64) -> np.
     return out
 
 
+@torch.no_grad()
+def ramp_pooled(model, encoded: list[Encoded], layers: int, batch_size: int = 64) -> np.ndarray:
+    """(N, layers, H) pooled (tanh) vectors of off-ramps 1..layers: what each classifier reads."""
+    model.eval()
+    out = np.zeros((len(encoded), layers, model.cfg.hidden), dtype=np.float32)
+    for idx in bucketed_batches(encoded, batch_size, shuffle=False):
+        b = collate(encoded, idx)
+        _, hidden = model(b.ids, b.token_types, b.pad_mask, num_layers=layers, return_hidden=True)
+        out[idx] = np.stack([model.ramps[l].pooled(x).numpy() for l, x in enumerate(hidden)], axis=1)
+    return out
+
+
 def f1_score(pred: np.ndarray, labels: np.ndarray) -> float:
     tp = int(((pred == 1) & (labels == 1)).sum())
     fp = int(((pred == 1) & (labels == 0)).sum())

@@ -99,10 +99,15 @@ class OffRamp(nn.Module):
         self.drop = nn.Dropout(dropout)
         self.hooks = FloatHooks()
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def pooled(self, x: torch.Tensor) -> torch.Tensor:
+        """tanh of the pooler on token 0: what the classifier reads."""
         h = self.hooks
         pooled = h.act("pool", F.linear(x[:, 0], h.weight(self.pooler.weight), h.act("pool", self.pooler.bias)))
-        t = self.drop(h.tanh_out(torch.tanh(pooled)))
+        return h.tanh_out(torch.tanh(pooled))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.hooks
+        t = self.drop(self.pooled(x))
         return h.act("logit", F.linear(t, h.weight(self.classifier.weight), h.act("logit", self.classifier.bias)))
 
 

@@ -24,7 +24,7 @@ _WRITTEN = ("format", "task", "config", "threshold", "predictor_table", "binned_
             "embedding", "weights")
 
 
-def _package(model_dir: Path, task_name: str, data_dir: Path | None):
+def package_sets(model_dir: Path, task_name: str, data_dir: Path | None):
     """The package's model (with its shipped numerics), manifest, predictor sample and
     validation split, as its training config chose them."""
     model, manifest = load_task(model_dir, task_name)
@@ -37,7 +37,7 @@ def _package(model_dir: Path, task_name: str, data_dir: Path | None):
     sample = random.Random(cfg["seed"]).sample(range(len(train)),
                                                min(cfg["exit"]["predictor_train_sentences"], len(train)))
     sets = {"train": encode_examples([train[i] for i in sample], tok), "val": encode_examples(val, tok),
-            "val_y": np.array([e.label for e in val])}
+            "train_y": np.array([train[i].label for i in sample]), "val_y": np.array([e.label for e in val])}
     return model, manifest, sets
 
 
@@ -53,7 +53,7 @@ def recalibrate_package(model_dir: Path, task_name: str, data_dir: Path | None =
     the calibrated entropies, and rewrite the package. Returns the calibration report."""
     if read_manifest(model_dir, task_name).get("off_ramp_temperatures"):
         raise InputError(f"{task_name} in {model_dir} is already calibrated (its temperatures are folded in)")
-    model, manifest, sets = _package(model_dir, task_name, data_dir)
+    model, manifest, sets = package_sets(model_dir, task_name, data_dir)
     task = get_task(task_name)
     out = calibrate_exit(model, lambda m: ev.all_layer_logits(m, sets["val"]), sets["val_y"],
                          {"temperature": True, "tolerance": tolerance}, with_f1="f1" in task.metrics)
@@ -72,7 +72,7 @@ def refit_predictors(model_dir: Path, task_name: str, data_dir: Path | None = No
     """The exit predictors fitted again at the package's threshold (the weights unchanged):
     both (`all`) or only the binned one (`binned`: EdgeBERT's table kept); with `write`, the
     package is rewritten with them. Returns (table, binned, report)."""
-    model, manifest, sets = _package(model_dir, task_name, data_dir)
+    model, manifest, sets = package_sets(model_dir, task_name, data_dir)
     seed = manifest["training"]["config"]["seed"]
     keep = predictor_table(manifest) if which == "binned" else None
     table, binned, report = fit_predictors(model, sets["train"], sets["val"], sets["val_y"],

@@ -190,8 +190,12 @@ def sweep(task, model_dir, out_dir, as_json):
 @click.option("--entropies", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Build EdgeBERT's table from an (N, L) comma-separated entropy file instead.")
 @click.option("--out", "out_csv", default=None, help="Write EdgeBERT's table as CSV (EdgeBERT's layout).")
+@click.option("--probe", is_flag=True,
+              help="Also fit the probe (edgebert.train.exit_probe: a linear classifier on an off-ramp's "
+                   "pooled vector, after layer 1 and after layer 2; float, not on chip) on the package's "
+                   "training sample (needs --data) and report it under `probe`.")
 @json_option()
-def predictor_cmd(task, model_dir, refit, write, glue_dir, entropies, out_csv, as_json):
+def predictor_cmd(task, model_dir, refit, write, glue_dir, entropies, out_csv, probe, as_json):
     """The exit predictors on dev: EdgeBERT's table and the binned table (exact, too early,
     too late; accuracy and average exit with each in force)."""
     from edgebert.accel import predictor
@@ -225,6 +229,10 @@ def predictor_cmd(task, model_dir, refit, write, glue_dir, entropies, out_csv, a
                predictors=ev.predictors_report(logits, dev_y, t, ent, preds),
                on_chip_bytes={"edgebert": int(table.size * 4), "binned": int(binned.bins.size + 4 * binned.edges.size)},
                binned_edges=[int(e) for e in binned.edges])
+    if probe:
+        from edgebert.train.exit_probe import probe_package
+        out["probe"] = probe_package(Path(model_dir) if model_dir else DEFAULT_MODEL_DIR, task,
+                                     Path(glue_dir) if glue_dir else None, dev_enc, dev_y)
     if out_csv:
         grid = np.arange(predictor.ROWS)[:, None] * predictor.STEP
         np.savetxt(out_csv, np.hstack([grid, table]), delimiter=",", fmt="%.6f")
