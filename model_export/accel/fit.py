@@ -3,7 +3,7 @@ build's resource estimate against the part's capacity."""
 from __future__ import annotations
 
 from edgebert.accel.builds import Build
-from edgebert.accel.resources import estimate
+from edgebert.accel.resources import estimate, task_weight_bytes, weight_store
 from edgebert.core.config import ModelConfig
 
 
@@ -26,3 +26,14 @@ def board_fit(model: ModelConfig, build: Build) -> tuple[dict, list[dict]]:
            "fits": est["fits"] and fits_model,
            **{k: est[k] for k in ("buffers", "multipliers", "dividers", "weight_store")}}
     return out, est["buffers"]
+
+
+def task_fit(task, build: Build) -> dict:
+    """One artifact task on `build`: its image in the bitmask-sparse weight store (what the build
+    holds of it) against the same weights dense, whether its non-zero codes fit the store's
+    capacity and its dimensions the build's buffers (the loader refuses it otherwise), and both."""
+    sizes = task_weight_bytes(task, build.n, ramps_on_chip=not build.limit("EB_RAMPS_IN_DDR"),
+                              max_len=build.limit("EB_MAX_LEN"))
+    capacity = weight_store(build.n, build.limits)["codes"]
+    store, dims = sizes["codes"] <= capacity, model_fits_buffers(task.cfg, build)
+    return {**sizes, "code_capacity": capacity, "fits_store": store, "fits_buffers": dims, "fits": store and dims}

@@ -35,19 +35,11 @@ def build(board, estimate, model_dir, as_json):
 
 
 def _task_images(b, model_dir) -> dict:
-    """Each shipped task's image in the build's bitmask-sparse weight store (non-zero codes,
-    masks, tile starts, dense tables) against the same weights dense, and whether its codes fit
-    the store's capacity."""
+    """Each shipped task on the build (edgebert.accel.fit.task_fit)."""
     from edgebert.accel.artifact import load_artifact
     from edgebert.accel.checksum import artifact_dir
-    from edgebert.accel.resources import task_weight_bytes, weight_store
-    capacity = weight_store(b.n, b.limits)["codes"]
-    out = {}
-    for name, task in load_artifact(artifact_dir(model_dir)).items():
-        sizes = task_weight_bytes(task, b.n, ramps_on_chip=not b.limit("EB_RAMPS_IN_DDR"),
-                                  max_len=b.limit("EB_MAX_LEN"))
-        out[name] = {**sizes, "code_capacity": capacity, "fits_store": sizes["codes"] <= capacity}
-    return out
+    from edgebert.accel.fit import task_fit
+    return {name: task_fit(task, b) for name, task in load_artifact(artifact_dir(model_dir)).items()}
 
 
 @click.group()

@@ -1,5 +1,6 @@
 """Board builds: the parameters read from the board table (model_export/accel/boards.json), the
 resource estimate against each part, and the build command."""
+import dataclasses
 import json
 
 import pytest
@@ -48,6 +49,20 @@ def test_each_board_estimate_fits_its_part(board):
     assert out["capacity"] == facts["capacity"] and out["part"] == facts["part"]
     for k in ("dsp", "bram36", "uram", "lut"):
         assert out[k] <= out["capacity"][k]
+    assert out["task_images"] and all(t["fits"] for t in out["task_images"].values())
+
+
+def test_task_fit_refuses_a_task_wider_than_the_build():
+    """A task whose codes fit the weight store but whose hidden width exceeds the build's
+    buffers does not fit: the loader would refuse it."""
+    from edgebert.accel.fit import task_fit
+    from edgebert.core.config import load_model_config
+    from edgebert.train.synthetic import random_task
+    b, tiny = get_build("kv260"), load_model_config("tiny")
+    ok = task_fit(random_task(tiny), b)
+    assert ok["fits"] and ok["fits_store"] and ok["fits_buffers"]
+    wide = task_fit(random_task(dataclasses.replace(tiny, hidden=b.limit("EB_MAX_H") + 64), pruning=0.9), b)
+    assert wide["fits_store"] and not wide["fits_buffers"] and not wide["fits"]
 
 
 def test_pynq_z2_holds_its_off_ramps_on_chip_only_in_a_sparse_store():
