@@ -193,7 +193,7 @@ def sweep(task, model_dir, out_dir, as_json):
 @click.option("--probe", is_flag=True,
               help="Also fit the probe (edgebert.train.exit_probe: a linear classifier on an off-ramp's "
                    "pooled vector, after layer 1 and after layer 2; float, not on chip) on the package's "
-                   "training sample (needs --data) and report it under `probe`.")
+                   "training sample (--data or $EDGEBERT_DATA) and report it under `probe`.")
 @json_option()
 def predictor_cmd(task, model_dir, refit, write, glue_dir, entropies, out_csv, probe, as_json):
     """The exit predictors on dev: EdgeBERT's table and the binned table (exact, too early,
