@@ -15,48 +15,25 @@ MAX_DROP of plain early exit's accuracy), and dev is reported for every weight b
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 
-from edgebert.train.early_exit import entropy, exit_layers, exit_predictions
-from edgebert.train.predictor import MAX_DROP, WEIGHTS
+from edgebert.train.predictor import MAX_DROP, WEIGHTS, ExitSet, exit_costs
 
 CE = 0.1            # cross-entropy beside the expected cost: keeps the scores apart
 EPOCHS = 500        # full-batch Adam steps
 AFTER = (1, 2)      # decision after layer 1 (phase 1) and, for comparison, after layer 2
 
 
-@dataclass
-class ProbeSet:
-    """One set of sentences as the probe sees it: every off-ramp's logits (N, L, C), the pooled
-    vectors of off-ramps 1..max(AFTER) (N, A, H), the labels and the threshold."""
-    logits: np.ndarray
-    pooled: np.ndarray
-    labels: np.ndarray
-    threshold: float
-    exits: np.ndarray = field(init=False)
-    answers: np.ndarray = field(init=False)
+class ProbeSet(ExitSet):
+    """A set of sentences as the probe sees it: the predictors' view (edgebert.train.predictor.
+    ExitSet), the pooled vectors of off-ramps 1..max(AFTER) (N, A, H) and the labels."""
 
-    def __post_init__(self):
-        self.exits = exit_layers(entropy(self.logits).astype(np.float64), self.threshold)
-        self.answers = np.asarray(self.logits).argmax(-1)
+    def __init__(self, logits: np.ndarray, pooled: np.ndarray, labels: np.ndarray, threshold: float, lengths=None):
+        super().__init__(logits, np.ones(len(logits), dtype=np.int64) if lengths is None else lengths, threshold)
+        self.pooled, self.labels = pooled, np.asarray(labels)
 
-    @property
-    def layers(self) -> int:
-        return self.logits.shape[1]
-
-    def accuracy_at(self, layers: np.ndarray) -> float:
-        return float((exit_predictions(self.logits, layers) == self.labels).mean())
-
-
-def costs(s: ProbeSet, after: int, weight: float) -> np.ndarray:
-    """(N, L - after) cost of predicting layer after + 1 .. L for each sentence."""
-    later = np.arange(after + 1, s.layers + 1)
-    true = s.exits[:, None]
-    at_true = np.take_along_axis(s.answers, true - 1, axis=1)
-    changed = (later[None] < true) & (s.answers[:, after:] != at_true)
-    return (later[None] != true) + weight * changed
+    def accuracy(self, layers: np.ndarray) -> float:
+        return self.accuracy_at(layers, self.labels)
 
 
 def fit_head(s: ProbeSet, after: int, weight: float, seed: int = 0, epochs: int = EPOCHS):
@@ -68,7 +45,7 @@ def fit_head(s: ProbeSet, after: int, weight: float, seed: int = 0, epochs: int 
     torch.manual_seed(seed)
     x = torch.from_numpy(np.asarray(s.pooled[late, after - 1], dtype=np.float32))
     y = torch.from_numpy(s.exits[late] - after - 1)
-    cost = torch.from_numpy(costs(s, after, weight)[late].astype(np.float32))
+    cost = torch.from_numpy(exit_costs(s, after, weight)[late].astype(np.float32))
     head = torch.nn.Linear(x.shape[1], s.layers - after)
     opt = torch.optim.Adam(head.parameters(), lr=1e-2, weight_decay=1e-4)
     for _ in range(epochs):
@@ -94,7 +71,7 @@ def quality(s: ProbeSet, predicted: np.ndarray) -> dict:
     exit's."""
     return {"exact": float((predicted == s.exits).mean()), "early": float((predicted < s.exits).mean()),
             "late": float((predicted > s.exits).mean()),
-            "accuracy": s.accuracy_at(np.minimum(s.exits, predicted)), "accuracy_ee": s.accuracy_at(s.exits)}
+            "accuracy": s.accuracy(np.minimum(s.exits, predicted)), "accuracy_ee": s.accuracy(s.exits)}
 
 
 def run_probe(train: ProbeSet, val: ProbeSet, dev: ProbeSet, weights=WEIGHTS, after=AFTER, seed: int = 0,
@@ -124,7 +101,8 @@ def probe_package(model_dir, task_name: str, data_dir, dev_enc, dev_labels, seed
     t, deepest = manifest["threshold"], max(AFTER)
 
     def probe_set(enc, labels):
-        return ProbeSet(all_layer_logits(model, enc), ramp_pooled(model, enc, deepest), np.asarray(labels), t)
+        return ProbeSet(all_layer_logits(model, enc), ramp_pooled(model, enc, deepest), labels, t,
+                        [len(e.ids) for e in enc])
     train = probe_set(sets["train"], sets["train_y"])
     report = run_probe(train, probe_set(sets["val"], sets["val_y"]), probe_set(dev_enc, dev_labels), seed=seed)
     return {"model": "float, fake-quantized (the numerics the predictors are fitted on); not on chip",

@@ -80,26 +80,32 @@ def fit_binned(s: ExitSet, weight: float, classes: int, edges=None, min_count: i
     keys = np.array([binned_cell(h, n, a, edges) for h, n, a in zip(s.h1, s.lengths, s.first)]).reshape(-1, 3)
     late = s.h1 >= s.threshold_q16                       # the sentences the table decides for
     bins = np.full((H_BINS, LEN_BINS, classes), s.layers, dtype=np.uint8)
+    costs = exit_costs(s, 1, weight)
     for hb in range(H_BINS):
         in_bin = late & (keys[:, 0] == hb)
-        fallback = _best_layer(s, np.flatnonzero(in_bin), weight) if in_bin.sum() >= min_count else s.layers
+        fallback = _best_layer(costs, np.flatnonzero(in_bin)) if in_bin.sum() >= min_count else s.layers
         bins[hb] = fallback
         for lb in range(LEN_BINS):
             for a in range(classes):
                 idx = np.flatnonzero(in_bin & (keys[:, 1] == lb) & (keys[:, 2] == a))
                 if len(idx) >= min_count:
-                    bins[hb, lb, a] = _best_layer(s, idx, weight)
+                    bins[hb, lb, a] = _best_layer(costs, idx)
     return Binned(bins, edges)
 
 
-def _best_layer(s: ExitSet, idx: np.ndarray, weight: float) -> int:
-    true = s.exits[idx]
-    at_true = s.answers[idx, true - 1]
+def exit_costs(s: ExitSet, after: int, weight: float) -> np.ndarray:
+    """(N, L - after) cost of predicting layer after + 1 .. L for each sentence: one if it misses
+    the entropy exit, plus `weight` if it stops early with another answer than the entropy exit's."""
+    later = np.arange(after + 1, s.layers + 1)
+    true = s.exits[:, None]
+    at_true = np.take_along_axis(s.answers, true - 1, axis=1)
+    changed = (later[None] < true) & (s.answers[:, after:] != at_true)
+    return (later[None] != true) + weight * changed
 
-    def cost(p: int) -> float:
-        changed = (p < true) & (s.answers[idx, p - 1] != at_true)
-        return float(weight * changed.sum() + (p != true).sum())
-    return min(range(2, s.layers + 1), key=cost)
+
+def _best_layer(costs: np.ndarray, idx: np.ndarray) -> int:
+    """The layer 2..L of least total cost over sentences `idx` (the first on ties)."""
+    return int(np.argmin(costs[idx].sum(axis=0))) + 2
 
 
 def choose_binned(train: ExitSet, val: ExitSet, val_labels: np.ndarray, classes: int,

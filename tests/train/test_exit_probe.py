@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from edgebert.train.exit_probe import ProbeSet, costs, fit_head, predict, quality, run_probe
+from edgebert.train.exit_probe import ProbeSet, fit_head, predict, quality, run_probe
+from edgebert.train.predictor import exit_costs
 
 
 def _set(n: int = 600, informative: bool = True, seed: int = 0) -> ProbeSet:
@@ -32,8 +33,8 @@ def test_costs_hand_case():
     s = ProbeSet(logits, np.zeros((1, 2, 3)), np.array([0]), threshold=0.01)   # ... but not below 0.01
     assert s.exits.tolist() == [3]
     # After layer 1 the choices are layers 2, 3, 4: early with another answer, exact, late.
-    assert costs(s, 1, 5.0).tolist() == [[6.0, 0.0, 1.0]]
-    assert costs(s, 2, 5.0).tolist() == [[0.0, 1.0]]
+    assert exit_costs(s, 1, 5.0).tolist() == [[6.0, 0.0, 1.0]]
+    assert exit_costs(s, 2, 5.0).tolist() == [[0.0, 1.0]]
 
 
 def test_head_finds_the_exit_the_pooled_vector_encodes():
