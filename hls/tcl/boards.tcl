@@ -35,10 +35,11 @@
 #   board_connections carrier card connection of a system-on-module, for the record (optional)
 #
 # The boards:
-#   zcu104            Sized for the edge model config: sentences of up to 128 tokens, the weight
-#                     codes in UltraRAM.
-#   kv260             Sized for the edge model config; to fit the part's 144 block RAMs it holds
-#                     sentences of up to 64 tokens (the longest SST-2 dev sentence has 55).
+#   zcu104            Sized for the edge model config (MiniLM-L6's layer shape): sentences of up to
+#                     128 tokens, the weight codes in UltraRAM.
+#   kv260             Sized for the edge model config (MiniLM-L6's layer shape); to fit the part's
+#                     144 block RAMs it holds sentences of up to 64 tokens (the longest SST-2 dev
+#                     sentence has 55), an 8 x 8 array and the off-ramps in DDR.
 #   pynq-z2           Sized for the tiny model config; to fit the part's 140 block RAMs it holds
 #                     sentences of up to 64 tokens and keeps the off-ramp weights in DDR
 #                     (EB_RAMPS_IN_DDR: fetched per layer).
@@ -49,7 +50,7 @@ set eb_boards {
         n                 16
         clock_ns          5
         pll_mhz           1500
-        limits            {EB_MAX_LEN 128 EB_MAX_E 128 EB_MAX_H 256 EB_MAX_FFN 1024 EB_MAX_HEADS 4 EB_RAMPS_IN_DDR 0 EB_WEIGHT_DENSITY 60}
+        limits            {EB_MAX_LEN 128 EB_MAX_E 128 EB_MAX_H 384 EB_MAX_FFN 1536 EB_MAX_HEADS 12 EB_RAMPS_IN_DDR 0 EB_WEIGHT_DENSITY 60}
         m_axi_addr64      true
         m_axi_latency     64
         wbuf_storage      uram
@@ -59,10 +60,10 @@ set eb_boards {
     }
     kv260 {
         part              xck26-sfvc784-2LV-c
-        n                 16
+        n                 8
         clock_ns          5
         pll_mhz           1500
-        limits            {EB_MAX_LEN 64 EB_MAX_E 128 EB_MAX_H 256 EB_MAX_FFN 1024 EB_MAX_HEADS 4 EB_RAMPS_IN_DDR 0 EB_WEIGHT_DENSITY 60}
+        limits            {EB_MAX_LEN 64 EB_MAX_E 128 EB_MAX_H 384 EB_MAX_FFN 1536 EB_MAX_HEADS 12 EB_RAMPS_IN_DDR 1 EB_WEIGHT_DENSITY 60}
         m_axi_addr64      true
         m_axi_latency     64
         wbuf_storage      uram

@@ -7,7 +7,7 @@ from edgebert.train.batches import collate
 from edgebert.train.model import EdgeBert
 
 
-@pytest.mark.parametrize("name,params_m", [("tiny", 0.43), ("edge", 1.64), ("paper", 14.3)])
+@pytest.mark.parametrize("name,params_m", [("tiny", 0.43), ("edge", 3.62), ("paper", 14.3)])
 def test_configs_build_with_expected_size(name, params_m):
     cfg = load_model_config(name)
     model = EdgeBert(cfg)
