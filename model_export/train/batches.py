@@ -17,11 +17,14 @@ class Batch:
     index: torch.Tensor        # (B,) position of each row in the source list
 
     @property
-    def pad_mask(self) -> "torch.Tensor":
-        import torch
+    def pad_mask(self) -> torch.Tensor:
         """(B, S) True on real tokens."""
         s = self.ids.shape[1]
-        return torch.arange(s)[None, :] < self.lengths[:, None]
+        return torch.arange(s, device=self.lengths.device)[None, :] < self.lengths[:, None]
+
+    def to(self, device) -> Batch:
+        return Batch(self.ids.to(device), self.token_types.to(device), self.lengths.to(device),
+                     self.index.to(device))
 
 
 def collate(encoded: list[Encoded], index: list[int]) -> Batch:

@@ -155,8 +155,9 @@ def load_logits(folder: Path, n: int) -> np.ndarray:
 
 
 def prepare(spec: dict, seed: int, data_dir, dev_sentences: list[str], folder: Path,
-            teacher_dir: Path, tok: Tokenizer) -> dict:
-    """The `corpus_data` step: select (once; kept in `sentences.txt`) and label the sentences."""
+            teacher_dir: Path, tok: Tokenizer, on=None) -> dict:
+    """The `corpus_data` step: select (once; kept in `sentences.txt`) and label the sentences
+    (the teacher on device `on`, default the CPU)."""
     folder.mkdir(parents=True, exist_ok=True)
     wanted = {"n": spec["n"], "seed": seed, "min_words": spec.get("min_words", MIN_WORDS),
               "chunk": spec.get("chunk", CHUNK)}
@@ -176,7 +177,7 @@ def prepare(spec: dict, seed: int, data_dir, dev_sentences: list[str], folder: P
         (folder / SENTENCES).write_text("".join(s + "\n" for s in sentences), encoding="utf-8")
         sel.write_text(json.dumps({"spec": wanted, "counts": counts}, indent=1))
     encoded = encode_examples([Example(s, None, -1) for s in sentences], tok)
-    timing = cached_logits(teacher.load_finetuned(teacher_dir), encoded, folder, wanted["chunk"])
+    timing = cached_logits(teacher.load_finetuned(teacher_dir, on), encoded, folder, wanted["chunk"])
     return {**counts, **timing,
             "mean_tokens": float(np.mean([len(e) for e in encoded]))}
 

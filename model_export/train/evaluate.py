@@ -9,6 +9,7 @@ from edgebert.accel import predictor
 from edgebert.accel.numerics.fixed import to_fixed
 from edgebert.accel.numerics.functions import ENTROPY_FRAC
 from edgebert.core.tokenization import Encoded
+from edgebert.train import device
 from edgebert.train.batches import bucketed_batches, collate
 from edgebert.train.early_exit import entropy, exit_layers, exit_predictions, expected_saving
 
@@ -21,8 +22,8 @@ def all_layer_logits(model, encoded: list[Encoded], batch_size: int = 64) -> np.
     model.eval()
     out = np.zeros((len(encoded), model.cfg.layers, model.cfg.num_labels), dtype=np.float32)
     for idx in bucketed_batches(encoded, batch_size, shuffle=False):
-        b = collate(encoded, idx)
-        out[idx] = model(b.ids, b.token_types, b.pad_mask).numpy()
+        b = collate(encoded, idx).to(device.of(model))
+        out[idx] = model(b.ids, b.token_types, b.pad_mask).cpu().numpy()
     return out
 
 
@@ -32,9 +33,9 @@ def ramp_pooled(model, encoded: list[Encoded], layers: int, batch_size: int = 64
     model.eval()
     out = np.zeros((len(encoded), layers, model.cfg.hidden), dtype=np.float32)
     for idx in bucketed_batches(encoded, batch_size, shuffle=False):
-        b = collate(encoded, idx)
+        b = collate(encoded, idx).to(device.of(model))
         _, hidden = model(b.ids, b.token_types, b.pad_mask, num_layers=layers, return_hidden=True)
-        out[idx] = np.stack([model.ramps[l].pooled(x).numpy() for l, x in enumerate(hidden)], axis=1)
+        out[idx] = np.stack([model.ramps[l].pooled(x).cpu().numpy() for l, x in enumerate(hidden)], axis=1)
     return out
 
 

@@ -91,4 +91,4 @@ def load_checkpoint(path: Path, cfg: ModelConfig, table: torch.Tensor) -> EdgeBe
 
 def save_checkpoint(model: EdgeBert, path: Path) -> None:
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.contiguous() for k, v in model.task_state().items()}, str(path))
+    save_file({k: v.detach().cpu().contiguous() for k, v in model.task_state().items()}, str(path))

@@ -21,7 +21,7 @@ from edgebert.core.config import load_model_config
 from edgebert.core.paths import REPO_ROOT
 from edgebert.core.tasks import Example, encode_examples, get_task, read_examples, split_train
 from edgebert.core.tokenization import Tokenizer
-from edgebert.train import calibration, corpus, pretrained, reuse, teacher
+from edgebert.train import calibration, corpus, device, pretrained, reuse, teacher
 from edgebert.train import evaluate as ev
 from edgebert.train.augment import Augmenter
 from edgebert.train.embedding import load_table, low_rank_basis, make_table, save_table, sha256_file
@@ -48,6 +48,7 @@ class Run:
         self.model_cfg = load_model_config(cfg["model"], num_labels=self.task.num_labels)
         self.tok = Tokenizer(self.model_cfg.max_len)
         self.seed = cfg["seed"]
+        self.device = device.resolve(cfg.get("device"))   # the training stages' and the teacher's
         self._data = None
         self._encoded = {}
 
@@ -75,9 +76,9 @@ class Run:
         return self.out / name
 
     def stage_hp(self, stage: str, **defaults) -> dict:
-        """A stage's settings, with the run's seed and the file of its mid-stage checkpoint."""
-        return {"seed": self.seed, "checkpoint": self.path(f"checkpoints/{stage}.pt"), **defaults,
-                **self.cfg["stages"][stage]}
+        """A stage's settings, with the run's seed and device and the file of its mid-stage checkpoint."""
+        return {"seed": self.seed, "checkpoint": self.path(f"checkpoints/{stage}.pt"),
+                "device": self.device, **defaults, **self.cfg["stages"][stage]}
 
     def embedding_path(self) -> Path:
         return REPO_ROOT / self.cfg["embedding"]["path"]
@@ -108,7 +109,7 @@ class Run:
             return out
 
         return teacher.finetune_all(hp, self.seed, self.encoded("train"), list(self.labels("train")),
-                                    self.task.num_labels, self.path("teacher"), score)
+                                    self.task.num_labels, self.path("teacher"), score, self.device)
 
     def step_embedding(self) -> dict:
         """The shared table (built once, reused by every task) and this run's start values for
@@ -141,6 +142,8 @@ class Run:
                                              self.dev_sentences(), self.seed)
         encoded = encode_examples([Example(t, None, 0) for t in texts], self.tok)
         model = self.new_model()
+        if how := hp.get("init_from_teacher"):   # the pre-trained start, then general distillation
+            pretrained.start_from_teacher(model, how)
         t_model = teacher.load_pretrained_teacher(self.task.num_labels)
         result = general(model, encoded, self.stage_hp("general"), t_model)
         save_checkpoint(model, self.path("general.safetensors"))
@@ -151,7 +154,7 @@ class Run:
         """Teacher logits for the training split, the validation split and augmented samples."""
         if (taken := reuse.report_for("distill_data", self.cfg, self.out, self.model_cfg.embed_dim)) is not None:
             return taken
-        model = teacher.load_finetuned(self.path("teacher"))
+        model = teacher.load_finetuned(self.path("teacher"), self.device)
         n_aug = self.cfg["augment"]["samples"]
         aug = Augmenter(self.data["train"], self.seed, **self.cfg["augment"].get("options", {}))
         samples = aug.generate(n_aug)
@@ -170,7 +173,7 @@ class Run:
         spec = self.cfg["augment"].get("sentences")
         if not spec:
             return {"skipped": "no augment.sentences in the config"}
-        model = teacher.load_finetuned(self.path("teacher"))
+        model = teacher.load_finetuned(self.path("teacher"), self.device)
         samples = Augmenter(self.data["train"], self.seed + 1, **spec.get("options", {})).generate(spec["samples"])
         self._write_samples(samples, "augmented_sentences.jsonl")
         enc = encode_examples(samples, self.tok)
@@ -185,7 +188,7 @@ class Run:
         if not spec:
             return {"skipped": "no distill.corpus in the config"}
         return corpus.prepare(spec, self.seed, self.glue_dir, self.dev_sentences(), self.path("corpus_logits"),
-                              self.path("teacher"), self.tok)
+                              self.path("teacher"), self.tok, self.device)
 
     def dev_sentences(self) -> list[str]:
         """What the corpus samples must not contain (`corpus.LeakGuard`)."""
@@ -254,10 +257,8 @@ class Run:
         init = self.cfg["stages"]["stage1"].get("init_from")
         general_on = bool(self.cfg["stages"].get("general"))
         if init and general_on:
-            raise ValueError("stages.stage1.init_from and stages.general both set a start point; "
-                             "keep one")
-        start = (REPO_ROOT / init if init else
-                 self.path("general.safetensors") if general_on else None)
+            raise ValueError("stages.stage1.init_from and stages.general both set a start point; keep one")
+        start = REPO_ROOT / init if init else self.path("general.safetensors") if general_on else None
         if start:   # another task's encoder (intermediate-task transfer) or general distillation
             if not start.is_file():
                 raise FileNotFoundError(f"stage 1 starts from {start}, which does not exist yet: "
@@ -267,11 +268,10 @@ class Run:
         if how := self.cfg["stages"]["stage1"].get("init_from_teacher"):   # edgebert.train.pretrained
             if start:
                 raise ValueError("stages.stage1.init_from_teacher and another start point are both set; keep one")
-            basis = low_rank_basis(teacher.pretrained_embeddings()["word"], self.model_cfg.embed_dim)[1]
-            pretrained.init_from_teacher(model, teacher.pretrained_state(), teacher.pretrained_heads(), how, basis)
+            pretrained.start_from_teacher(model, how)
         enc, z, y = self._distill_set("stage1")
         hp = self.stage_hp("stage1")
-        t_model = teacher.load_finetuned(self.path("teacher")) if hp.get("hidden_weight") else None
+        t_model = teacher.load_finetuned(self.path("teacher"), self.device) if hp.get("hidden_weight") else None
         spec = self.cfg.get("distill", {}).get("corpus")
         mixed = (corpus.load(self.path("corpus_logits"), self.tok, spec.get("mix", 0.5))
                  if spec else None)
@@ -443,7 +443,7 @@ def run_pipeline(cfg: dict, out: Path, glue_dir: Path | None = None, steps=STEPS
             continue
         t0 = time.time()
         result = getattr(run, f"step_{name}")()
-        result["step_wall_s"] = round(time.time() - t0, 1)
+        result.update(step_wall_s=round(time.time() - t0, 1), device=str(run.device))
         report.write_text(json.dumps(result, indent=2))
         summary[name] = result
     (run.out / "summary.json").write_text(json.dumps(summary, indent=2))

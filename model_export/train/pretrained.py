@@ -18,6 +18,8 @@ import re
 
 import torch
 
+from edgebert.train import teacher
+from edgebert.train.embedding import low_rank_basis
 from edgebert.train.model import EdgeBert
 
 # The student's shared-layer modules and the BERT layer's (HuggingFace names).
@@ -72,3 +74,9 @@ def init_from_teacher(model: EdgeBert, state: dict[str, torch.Tensor], teacher_h
             model.embed_proj.weight.copy_(basis * math.sqrt(cfg.hidden / cfg.embed_dim))
             model.embed_proj.bias.zero_()
     return {"from": how, "teacher_layers": len(layers), "embed_proj_from_basis": basis is not None}
+
+
+def start_from_teacher(model: EdgeBert, how: str) -> dict:
+    """`init_from_teacher` with the wheel's pre-trained MiniLM and the word table's own basis."""
+    basis = low_rank_basis(teacher.pretrained_embeddings()["word"], model.cfg.embed_dim)[1]
+    return init_from_teacher(model, teacher.pretrained_state(), teacher.pretrained_heads(), how, basis)

@@ -26,7 +26,7 @@ def magnitude_mask(weight: torch.Tensor, sparsity: float) -> torch.Tensor:
         raise ValueError(f"sparsity must be in [0, 1), got {sparsity}")
     n = weight.numel()
     n_prune = int(round(sparsity * n))
-    mask = torch.ones(n, dtype=torch.bool)
+    mask = torch.ones(n, dtype=torch.bool, device=weight.device)
     if n_prune:
         order = torch.argsort(weight.detach().abs().flatten(), stable=True)
         mask[order[:n_prune]] = False
@@ -64,7 +64,8 @@ class MagnitudePruner:
         return {"masks": {n: m.clone() for n, m in self.masks.items()}, "sparsity": self.sparsity}
 
     def load_state_dict(self, state: dict) -> None:
-        self.masks, self.sparsity = {n: m.clone() for n, m in state["masks"].items()}, state["sparsity"]
+        self.masks = {n: m.to(self.params[n].device, copy=True) for n, m in state["masks"].items()}
+        self.sparsity = state["sparsity"]
 
     @torch.no_grad()
     def apply(self) -> None:

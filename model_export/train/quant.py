@@ -158,7 +158,7 @@ class _FakeQuant(torch.autograd.Function):
     @staticmethod
     def forward(ctx, w: torch.Tensor, bias: int) -> torch.Tensor:
         q = af.quantize(w.detach().cpu().numpy(), bias)
-        return torch.from_numpy(q).to(w.dtype)
+        return torch.from_numpy(q).to(w.device, w.dtype)
 
     @staticmethod
     def backward(ctx, grad):

@@ -11,14 +11,14 @@ from __future__ import annotations
 import torch
 
 
-def distance_matrix(n: int) -> torch.Tensor:
-    pos = torch.arange(n)
+def distance_matrix(n: int, device=None) -> torch.Tensor:
+    pos = torch.arange(n, device=device)
     return (pos[:, None] - pos[None, :]).abs()
 
 
 def span_mask(spans: torch.Tensor, n: int, ramp: int) -> torch.Tensor:
     """(heads, n, n) mask for spans (heads,) given in positions."""
-    x = distance_matrix(n).to(spans.dtype)
+    x = distance_matrix(n, spans.device).to(spans.dtype)
     return ((spans[:, None, None] - x[None]) / ramp).clamp(0.0, 1.0)
 
 

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from edgebert.core.tokenization import Encoded
+from edgebert.train import device
 from edgebert.train.batches import bucketed_batches, collate
 from edgebert.train.model import PRUNABLE, EdgeBert, ramp_poolers
 from edgebert.train.pruning import MagnitudePruner, magnitude_mask
@@ -46,6 +47,11 @@ def layers_loss(logits: torch.Tensor, teacher: torch.Tensor, labels: torch.Tenso
         if w > 0:
             loss = loss + w * distillation_loss(logits[:, l], teacher, labels, temperature, alpha_ce)
     return loss
+
+
+def on(hp: dict) -> torch.device:
+    """The device a stage trains on (`hp["device"]`, set by the pipeline; the CPU without it)."""
+    return torch.device(hp.get("device") or "cpu")
 
 
 def warmup_linear(total: int, warmup: int):
@@ -92,10 +98,12 @@ class _Trainer:
                  labels: np.ndarray, hp: dict, params, desc: str, corpus=None):
         self.model, self.encoded, self.hp, self.desc = model, encoded, hp, desc
         self.corpus = corpus
-        self.teacher = torch.from_numpy(teacher_logits)
+        self.device = on(hp)
+        model.to(self.device)       # before the optimizer is built over its parameters
+        self.teacher = torch.from_numpy(teacher_logits).to(self.device)
         # Teacher-labelled samples carry label -1: their hard label is the teacher's argmax.
         hard = np.where(labels >= 0, labels, teacher_logits.argmax(1))
-        self.labels = torch.from_numpy(hard.astype(np.int64))
+        self.labels = torch.from_numpy(hard.astype(np.int64)).to(self.device)
         self.rng = random.Random(hp["seed"])
         self.params = [p for p in params if p.requires_grad]
         self.opt = torch.optim.Adam(self.params, lr=hp["lr"], betas=(0.9, hp.get("beta2", 0.98)),
@@ -127,21 +135,21 @@ class _Trainer:
 
     def _fingerprint(self) -> str:
         """What a checkpoint must have been written with to be resumed."""
-        hp = {k: v for k, v in self.hp.items() if k not in ("checkpoint", "checkpoint_minutes")}
+        hp = {k: v for k, v in self.hp.items() if k not in ("checkpoint", "checkpoint_minutes", "device")}
         return json.dumps({"desc": self.desc, "total": self.total, "hp": hp,
                            "shapes": [list(p.shape) for p in self.params]}, sort_keys=True, default=str)
 
     def _save(self, path: Path, loop: dict, extra) -> None:
         state = {"fingerprint": self._fingerprint(), "params": [p.detach().clone() for p in self.params],
                  "opt": self.opt.state_dict(), "sched": self.sched.state_dict(), "ema": self.ema,
-                 "torch_rng": torch.get_rng_state(), "extra": extra.state_dict() if extra else None,
+                 "torch_rng": device.rng_state(self.device), "extra": extra.state_dict() if extra else None,
                  **loop, "streams": [s.state() if s else None for s in loop["streams"]]}
         tmp = path.with_suffix(".tmp")
         torch.save(state, tmp)
         os.replace(tmp, path)       # a kill while writing leaves the previous checkpoint whole
 
     def _restore(self, path: Path, streams, extra) -> dict:
-        state = torch.load(path, weights_only=False)
+        state = torch.load(path, map_location="cpu", weights_only=False)   # resumable on another device
         if state["fingerprint"] != self._fingerprint():
             raise ValueError(f"{path} was written by another configuration of {self.desc!r}: "
                              "delete it to start the stage again")
@@ -150,8 +158,8 @@ class _Trainer:
                 p.copy_(saved)
         self.opt.load_state_dict(state["opt"])
         self.sched.load_state_dict(state["sched"])
-        self.ema = state["ema"]
-        torch.set_rng_state(state["torch_rng"])
+        self.ema = [e.to(self.device) for e in state["ema"]] if state["ema"] else state["ema"]
+        device.set_rng_state(state["torch_rng"], self.device)
         if extra:
             extra.load_state_dict(state["extra"])
         for stream, saved in zip(streams, state["streams"]):
@@ -167,7 +175,7 @@ class _Trainer:
         every = max(1, int(self.total * self.hp.get("validate_every", 0.25)))
         batches = self.batches()
         corpus = self.corpus_batches() if self.corpus is not None else None
-        corpus_logits = torch.from_numpy(self.corpus.logits) if corpus else None
+        corpus_logits = torch.from_numpy(self.corpus.logits).to(self.device) if corpus else None
         ckpt = Path(self.hp["checkpoint"]) if self.hp.get("checkpoint") else None
         save_every_s, last_save = 60 * self.hp.get("checkpoint_minutes", 5.0), time.time()
         loop = {"step": 0, "losses": [], "history": [], "n_corpus": 0}
@@ -178,11 +186,11 @@ class _Trainer:
         for step in range(loop["step"] + 1, self.total + 1):
             self.model.train()
             if corpus and self.from_corpus(step):
-                b = collate(self.corpus.encoded, next(corpus))
+                b = collate(self.corpus.encoded, next(corpus)).to(self.device)
                 loss = loss_fn(b, corpus_logits[b.index], None)
                 n_corpus += 1
             else:
-                b = collate(self.encoded, next(batches))
+                b = collate(self.encoded, next(batches)).to(self.device)
                 loss = loss_fn(b, self.teacher[b.index], self.labels[b.index])
             self.opt.zero_grad()
             loss.backward()
@@ -240,7 +248,7 @@ class HiddenDistiller(torch.nn.Module):
     """Intermediate-layer distillation (TinyBERT, Jiao et al. 2020): the student's hidden state
     after use 2m of the shared layer, mapped by a learned H -> H_teacher matrix, regresses the
     teacher's hidden state after its layer m (MSE over real tokens). The map is discarded after
-    training. The teacher runs on each batch, so only its logits are cached."""
+    training; it starts as the identity when the widths match. The teacher runs on each batch, so only its logits are cached."""
 
     def __init__(self, teacher, student_hidden: int, student_layers: int):
         super().__init__()
@@ -251,6 +259,10 @@ class HiddenDistiller(torch.nn.Module):
         self.pairs = [(round(m * student_layers / t_cfg.num_hidden_layers) - 1, m)
                       for m in range(1, t_cfg.num_hidden_layers + 1)]
         self.proj = torch.nn.Linear(student_hidden, t_cfg.hidden_size)
+        if student_hidden == t_cfg.hidden_size:   # a student of the teacher's width starts mapped 1:1
+            with torch.no_grad():
+                self.proj.weight.copy_(torch.eye(student_hidden))
+                self.proj.bias.zero_()
 
     def loss(self, b, student_hidden: list[torch.Tensor]) -> torch.Tensor:
         with torch.no_grad():
@@ -269,7 +281,7 @@ def general(model: EdgeBert, encoded, hp: dict, teacher_model) -> dict:
     """General distillation (TinyBERT's first stage, Jiao et al. 2020): before any task
     training, the student's hidden states regress the pre-trained teacher's on unlabelled
     sentences. No labels and no logits are involved; the off-ramps are left as they are."""
-    distiller = HiddenDistiller(teacher_model, model.cfg.hidden, model.cfg.layers)
+    distiller = HiddenDistiller(teacher_model, model.cfg.hidden, model.cfg.layers).to(on(hp))
     for p in model.parameters():
         p.requires_grad = True
     params = list(model.parameters()) + list(distiller.proj.parameters())
@@ -297,7 +309,7 @@ def stage1(model: EdgeBert, encoded, teacher_logits, labels, hp: dict, validate,
     if hidden_w > 0:
         if teacher_model is None:
             raise ValueError("hidden_weight > 0 needs the fine-tuned teacher model")
-        distiller = HiddenDistiller(teacher_model, model.cfg.hidden, model.cfg.layers)
+        distiller = HiddenDistiller(teacher_model, model.cfg.hidden, model.cfg.layers).to(on(hp))
         params += list(distiller.proj.parameters())
     trainer = _Trainer(model, encoded, teacher_logits, labels, hp, params, "stage 1", corpus)
     pruner = MagnitudePruner(model, PRUNABLE, hp["encoder_sparsity"],

@@ -18,6 +18,7 @@ import torch
 from tqdm import tqdm
 
 from edgebert.core.tokenization import Encoded
+from edgebert.train import device
 from edgebert.train.batches import Batch, bucketed_batches, collate
 from edgebert.train.stages import warmup_linear
 
@@ -71,22 +72,23 @@ def _forward(model, batch: Batch) -> torch.Tensor:
 
 def finetune(encoded: list[Encoded], labels: list[int], num_labels: int, out_dir: Path,
              epochs: float = 2.0, lr: float = 5e-5, batch_size: int = 32, warmup: float = 0.1,
-             seed: int = 0, eval_fn=None) -> dict:
-    """Fine-tune the teacher with AdamW and linear warm-up/decay; saves it in `out_dir`."""
+             seed: int = 0, eval_fn=None, on: torch.device | None = None) -> dict:
+    """Fine-tune the teacher with AdamW and linear warm-up/decay (on device `on`, default the
+    CPU); saves it in `out_dir`."""
     torch.manual_seed(seed)
     rng = random.Random(seed)
-    model = load_pretrained_teacher(num_labels)
+    model = load_pretrained_teacher(num_labels).to(on or "cpu")
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
     steps_per_epoch = math.ceil(len(encoded) / batch_size)
     total = int(steps_per_epoch * epochs)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, warmup_linear(total, int(warmup * total)))
-    y = torch.tensor(labels)
+    y = torch.tensor(labels, device=device.of(model))
     step, t0, losses = 0, time.time(), []
     bar = tqdm(total=total, desc="teacher fine-tune", unit="step")
     model.train()
     while step < total:
         for idx in bucketed_batches(encoded, batch_size, shuffle=True, rng=rng):
-            batch = collate(encoded, idx)
+            batch = collate(encoded, idx).to(y.device)
             loss = torch.nn.functional.cross_entropy(_forward(model, batch), y[batch.index])
             opt.zero_grad()
             loss.backward()
@@ -127,12 +129,12 @@ def members(hp: dict, seed: int) -> list[dict]:
 
 
 def finetune_all(hp: dict, seed: int, encoded: list[Encoded], labels: list[int], num_labels: int,
-                 out_dir: Path, eval_fn) -> dict:
+                 out_dir: Path, eval_fn, on: torch.device | None = None) -> dict:
     """Fine-tunes the teacher, or each member of an ensemble into `out_dir/member-K` (a member
     already saved is kept, so an interrupted sweep resumes), and scores each and the ensemble."""
     runs = members(hp, seed)
     if "members" not in hp:
-        return finetune(encoded, labels, num_labels, out_dir, eval_fn=eval_fn, **runs[0])
+        return finetune(encoded, labels, num_labels, out_dir, eval_fn=eval_fn, on=on, **runs[0])
     reports = []
     for k, m in enumerate(runs):
         sub = out_dir / f"member-{k}"
@@ -144,9 +146,9 @@ def finetune_all(hp: dict, seed: int, encoded: list[Encoded], labels: list[int],
                                  f"({ {key: saved.get(key) for key in m} } against {m}): delete it")
             reports.append(saved)
         else:
-            reports.append(finetune(encoded, labels, num_labels, sub, eval_fn=eval_fn, **m))
+            reports.append(finetune(encoded, labels, num_labels, sub, eval_fn=eval_fn, on=on, **m))
     (out_dir / ENSEMBLE_FILE).write_text(json.dumps({"members": [f"member-{k}" for k in range(len(runs))]}))
-    return {"members": reports, **{f"ensemble_{k}": v for k, v in eval_fn(load_finetuned(out_dir)).items()}}
+    return {"members": reports, **{f"ensemble_{k}": v for k, v in eval_fn(load_finetuned(out_dir, on)).items()}}
 
 
 class Ensemble:
@@ -161,6 +163,9 @@ class Ensemble:
             m.eval()
         return self
 
+    def parameters(self):
+        return self.models[0].parameters()
+
     @property
     def config(self):     # what hidden-state distillation reads first
         raise ValueError("hidden-state distillation needs a single teacher, not an ensemble")
@@ -171,15 +176,16 @@ class Ensemble:
         return SimpleNamespace(logits=torch.stack([m(**inputs).logits for m in self.models]).mean(0))
 
 
-def load_finetuned(out_dir: Path):
-    """The fine-tuned teacher in `out_dir`, or its ensemble when it holds members."""
+def load_finetuned(out_dir: Path, on: torch.device | None = None):
+    """The fine-tuned teacher in `out_dir`, or its ensemble when it holds members, on device `on`
+    (default the CPU)."""
     from transformers import BertForSequenceClassification
     out_dir = Path(out_dir)
     if (out_dir / ENSEMBLE_FILE).is_file():
         names = json.loads((out_dir / ENSEMBLE_FILE).read_text())["members"]
-        return Ensemble([load_finetuned(out_dir / n) for n in names]).eval()
+        return Ensemble([load_finetuned(out_dir / n, on) for n in names]).eval()
     model = BertForSequenceClassification.from_pretrained(str(out_dir), local_files_only=True)
-    return model.eval()
+    return model.to(on or "cpu").eval()
 
 
 @torch.no_grad()
@@ -190,8 +196,8 @@ def logits(model, encoded: list[Encoded], batch_size: int = 128, desc: str = "te
     out = None
     for idx in tqdm(bucketed_batches(encoded, batch_size, shuffle=False), desc=desc, unit="batch",
                     disable=not progress):
-        batch = collate(encoded, idx)
-        z = _forward(model, batch).float().numpy()
+        batch = collate(encoded, idx).to(device.of(model))
+        z = _forward(model, batch).float().cpu().numpy()
         if out is None:
             out = np.zeros((len(encoded), z.shape[1]), dtype=np.float32)
         out[idx] = z

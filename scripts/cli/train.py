@@ -26,12 +26,17 @@ def load_model(task: str, model_dir: str | None):
               help="Run folder (default runs/<config name>).")
 @click.option("--steps", default=None, help="Comma-separated subset of the pipeline steps.")
 @click.option("--force", is_flag=True, help="Re-run steps whose reports already exist.")
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default=None,
+              help="Where the teacher and the training stages run (default: the config's `device`, "
+                   "else auto: a CUDA device when torch sees one, else the CPU).")
 @json_option("Print the run summary as one JSON line.")
-def train(config_path, glue_dir, out, steps, force, as_json):
+def train(config_path, glue_dir, out, steps, force, device, as_json):
     """Run the training pipeline (resumable: finished steps are skipped)."""
     from edgebert.core.config import load_train_config
     from edgebert.train.pipeline import STEPS, run_pipeline
     cfg = load_train_config(config_path)
+    if device:
+        cfg["device"] = device
     out = Path(out or Path("runs") / Path(config_path).stem)
     chosen = tuple(s.strip() for s in steps.split(",")) if steps else STEPS
     summary = run_pipeline(cfg, out, Path(glue_dir) if glue_dir else None, chosen, force)

@@ -147,7 +147,7 @@ def test_step_is_skipped_without_config(tmp_path):
 def test_step_selects_once_and_reports(tmp_path, monkeypatch):
     calls = []
     monkeypatch.setattr(teacher, "logits", _fake_logits(calls))
-    monkeypatch.setattr(teacher, "load_finetuned", lambda path: None)
+    monkeypatch.setattr(teacher, "load_finetuned", lambda path, on=None: None)
     run = _run(tmp_path, {"n": 30, "mix": 0.5, "chunk": 7})
     report = run.step_corpus_data()
     assert report["sampled"] == 30 and report["reviews"] == 40
