@@ -6,14 +6,14 @@ from pathlib import Path
 
 import click
 
-from edgebert.cli.options import emit, json_option, load_hw, make_backend, task_option
+from edgebert.cli.options import emit, json_option, load_hw, make_backend, model_dir_option, task_option
 
 
 @click.command()
 @click.option("--board", required=True, help="zcu104, kv260 or pynq-z2 (model_export/accel/boards.json).")
 @click.option("--estimate", is_flag=True, help="Print the resource estimate against the part's capacity.")
-@click.option("--model-dir", default=None,
-              help="Model package whose task images are sized in the build's weight store (default models/tiny).")
+@model_dir_option(help="Model package (a shipped name or a folder) whose task images are sized in the "
+                      "build's weight store (default models/tiny).")
 @json_option()
 def build(board, estimate, model_dir, as_json):
     """Board builds: the resource estimate (--estimate); the build itself is `make -C bitstreams BOARD=B`."""

@@ -20,8 +20,22 @@ def task_option(required: bool = True, help: str | None = "GLUE task: sst2 or mr
     return click.option("--task", required=required, help=help, **kw)
 
 
-def model_dir_option(help: str | None = "Model package folder (default models/tiny)."):
-    return click.option("--model-dir", default=None, help=help)
+def shipped_model(_ctx, _param, value: str | None) -> str | None:
+    """`--model NAME` (a model shipped under models/, as `tiny` or `edge`) or `--model-dir DIR`:
+    one option, two spellings. A bare name that is no folder here is looked up under models/."""
+    if value is None or Path(value).is_dir() or "/" in value:
+        return value
+    from edgebert.core.paths import REPO_ROOT
+    shipped = REPO_ROOT / "models" / value
+    if not shipped.is_dir():
+        names = sorted(p.name for p in (REPO_ROOT / "models").iterdir() if p.is_dir() and p.name[0].isalnum())
+        raise click.BadParameter(f"{value!r} is neither a folder nor a shipped model (models/: {', '.join(names)})")
+    return str(shipped)
+
+
+def model_dir_option(help: str | None = "Model package: a shipped model by name (--model edge) or a "
+                                        "folder (--model-dir DIR); default models/tiny.", **kw):
+    return click.option("--model-dir", "--model", "model_dir", default=None, callback=shipped_model, help=help, **kw)
 
 
 def board_option(help: str, **kw):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from edgebert.cli.options import emit, json_option
+from edgebert.cli.options import emit, json_option, model_dir_option
 
 
 @click.command()
@@ -18,8 +18,8 @@ from edgebert.cli.options import emit, json_option
 @click.option("--params", "params_path", default=None, help="Energy parameter file.")
 @click.option("--measured", "measured_path", default=None, type=click.Path(exists=True, dir_okay=False),
               help="Board measurement from `edgebert power sweep`, shown beside the 12 nm projection.")
-@click.option("--model-dir", default=None,
-              help="Model package folder whose artifact ran the logs (found by checksum; default models/tiny).")
+@model_dir_option(help="Model package (a shipped name or a folder) whose artifact ran the logs (found by "
+                      "checksum; default models/tiny).")
 @json_option()
 def report(runs, out_dir, sweep_path, params_path, measured_path, model_dir, as_json):
     """Markdown report with plots from run logs (one per policy) through the 12 nm projection."""

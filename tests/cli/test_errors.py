@@ -51,3 +51,18 @@ def test_the_handler_uses_each_errors_exit_code(group):
 def test_a_bug_is_not_hidden(group):
     r = CliRunner().invoke(group, ["fail", "--kind", "bug"])
     assert isinstance(r.exception, KeyError) and "Error:" not in r.output
+
+
+def test_a_model_by_name_or_folder_and_an_unknown_name(tmp_path):
+    """`--model NAME` is the shipped models/NAME; a folder is taken as it is; anything else is refused."""
+    from edgebert.cli.options import shipped_model
+    from edgebert.core.paths import DEFAULT_MODEL_DIR
+    assert shipped_model(None, None, "tiny") == str(DEFAULT_MODEL_DIR)
+    assert shipped_model(None, None, str(tmp_path)) == str(tmp_path)
+    assert shipped_model(None, None, None) is None
+    r = CliRunner().invoke(main, ["build", "--board", "kv260", "--estimate", "--model", "huge"])
+    assert r.exit_code == 2 and "'huge' is neither a folder nor a shipped model (models/: " in r.output, r.output
+    assert "tiny" in r.output.split("models/: ")[1]
+    by_name = CliRunner().invoke(main, ["build", "--board", "kv260", "--estimate", "--model", "tiny", "--json"])
+    default = CliRunner().invoke(main, ["build", "--board", "kv260", "--estimate", "--json"])
+    assert by_name.exit_code == 0 and by_name.output == default.output
