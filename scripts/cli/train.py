@@ -1,4 +1,4 @@
-"""Training and the float model: train, eval, export, numerics, sweep, predictor."""
+"""Training and the float model: train, eval, export, numerics, sweep, predictor, table-cost, calibrate."""
 from __future__ import annotations
 
 import json
@@ -245,6 +245,25 @@ def predictor_cmd(task, model_dir, refit, write, glue_dir, entropies, out_csv, p
     emit(out, as_json)
 
 
+@click.command("table-cost")
+@task_option()
+@click.option("--teacher", "teacher_dir", required=True, type=click.Path(exists=True, file_okay=False),
+              help="A fine-tuned teacher folder (a training run's teacher/).")
+@click.option("--widths", default="128,192,256,320,384", show_default=True, help="Table widths E, comma-separated.")
+@click.option("--sparsity", "sparsities", default="0,0.6", show_default=True,
+              help="Shares of zeros in the table, comma-separated.")
+@json_option()
+def table_cost_cmd(task, teacher_dir, widths, sparsities, as_json):
+    """What the frozen word table costs: the fine-tuned teacher on dev with its word embeddings
+    replaced by each table's reconstruction, nothing retrained (edgebert.train.table_cost)."""
+    from edgebert.train.table_cost import table_cost
+    try:
+        ws, sps = [int(w) for w in widths.split(",")], [float(s) for s in sparsities.split(",")]
+    except ValueError:
+        raise click.BadParameter("comma-separated numbers, as 128,256", param_hint="--widths/--sparsity") from None
+    emit(table_cost(Path(teacher_dir), task, ws, sps), as_json)
+
+
 @click.command("calibrate")
 @task_option()
 @model_dir_option()
@@ -263,4 +282,4 @@ def calibrate_cmd(task, model_dir, glue_dir, tolerance, as_json):
                              Path(glue_dir) if glue_dir else None, tolerance), as_json)
 
 
-COMMANDS = (train, eval_cmd, export_cmd, numerics, sweep, predictor_cmd, calibrate_cmd)
+COMMANDS = (train, eval_cmd, export_cmd, numerics, sweep, predictor_cmd, table_cost_cmd, calibrate_cmd)
