@@ -248,7 +248,8 @@ class HiddenDistiller(torch.nn.Module):
     """Intermediate-layer distillation (TinyBERT, Jiao et al. 2020): the student's hidden state
     after use 2m of the shared layer, mapped by a learned H -> H_teacher matrix, regresses the
     teacher's hidden state after its layer m (MSE over real tokens). The map is discarded after
-    training; it starts as the identity when the widths match. The teacher runs on each batch, so only its logits are cached."""
+    training; it starts as the identity when the widths match. The teacher runs on each batch, so
+    only its logits are cached."""
 
     def __init__(self, teacher, student_hidden: int, student_layers: int):
         super().__init__()
