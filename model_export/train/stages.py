@@ -59,6 +59,25 @@ def warmup_linear(total: int, warmup: int):
     return lambda s: (s + 1) / max(1, warmup) if s < warmup else max(0.0, (total - s) / max(1, total - warmup))
 
 
+def write_state(state: dict, path: Path) -> None:
+    """A mid-run checkpoint, written under a temporary name and renamed: a kill while writing
+    leaves the previous one whole."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def read_state(path: Path, fingerprint: str, what: str) -> dict:
+    """The checkpoint at `path`, loaded on the CPU (a run resumes on either device); refused
+    when it was written with other settings than `fingerprint`."""
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    if state["fingerprint"] != fingerprint:
+        raise ValueError(f"{path} was written by another configuration of {what!r}: "
+                         "delete it to start again")
+    return state
+
+
 class BatchStream:
     """An endless stream of index batches, one shuffled epoch after another, that can say where
     it is (the random state at the start of the current epoch and the batches taken since) and
@@ -144,15 +163,10 @@ class _Trainer:
                  "opt": self.opt.state_dict(), "sched": self.sched.state_dict(), "ema": self.ema,
                  "torch_rng": device.rng_state(self.device), "extra": extra.state_dict() if extra else None,
                  **loop, "streams": [s.state() if s else None for s in loop["streams"]]}
-        tmp = path.with_suffix(".tmp")
-        torch.save(state, tmp)
-        os.replace(tmp, path)       # a kill while writing leaves the previous checkpoint whole
+        write_state(state, path)
 
     def _restore(self, path: Path, streams, extra) -> dict:
-        state = torch.load(path, map_location="cpu", weights_only=False)   # resumable on another device
-        if state["fingerprint"] != self._fingerprint():
-            raise ValueError(f"{path} was written by another configuration of {self.desc!r}: "
-                             "delete it to start the stage again")
+        state = read_state(path, self._fingerprint(), self.desc)
         with torch.no_grad():
             for p, saved in zip(self.params, state["params"]):
                 p.copy_(saved)
@@ -211,7 +225,6 @@ class _Trainer:
                 history.append({"step": step, "loss": float(np.mean(losses[-200:])), **validate()})
                 tqdm.write(f"{self.desc} step {step}: {history[-1]}")
             if ckpt and step < self.total and time.time() - last_save >= save_every_s:
-                ckpt.parent.mkdir(parents=True, exist_ok=True)
                 self._save(ckpt, {"step": step, "losses": losses, "history": history,
                                   "n_corpus": n_corpus, "streams": (batches, corpus)}, extra)
                 last_save = time.time()

