@@ -60,9 +60,10 @@ def test_folding_gives_logits_over_t():
     fold_temperatures(model, temps)
     after = all_layer_logits(model, enc)
     t = np.array(temps)[None, :, None]
-    # Powers of two divide exactly; any other temperature to float rounding.
+    # Powers of two divide exactly; any other temperature to float32 rounding of the folded
+    # weights, which is relative to the logits' scale, not to each (possibly cancelling) logit.
     assert np.array_equal(after[:, :2], before[:, :2] / t[:, :2])
-    np.testing.assert_allclose(after, before / t, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(after, before / t, rtol=1e-6, atol=1e-6 * float(np.abs(before).max()))
     with pytest.raises(ValueError, match="3 off-ramps"):
         fold_temperatures(model, [1.0])
 
